@@ -1,0 +1,61 @@
+"""Process configuration, read from the environment (12-factor).
+
+Every service reads the same names, so the embedded stack, docker-compose and a real
+cluster differ only in these variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    # Unset means "the embedded stack": its addresses come from stack.config.
+    kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    stack_dir: Path = Field(default=PROJECT_ROOT / ".stack", alias="STACK_DIR")
+
+    topic_partitions: int = Field(default=4, alias="TOPIC_PARTITIONS")
+    topic_replication: int = Field(default=1, alias="TOPIC_REPLICATION")
+
+    tenants_file: Path | None = Field(default=None, alias="TENANTS_FILE")
+    tenants_json: str | None = Field(default=None, alias="TENANTS_JSON")
+    default_tenant: str = Field(default="default", alias="DEFAULT_TENANT")
+
+    ingress_max_body_bytes: int = Field(default=1024 * 1024, alias="INGRESS_MAX_BODY_BYTES")
+    ingress_delivery_timeout_s: float = Field(default=5.0, alias="INGRESS_DELIVERY_TIMEOUT_S")
+    ingress_retry_after_s: int = Field(default=5, alias="INGRESS_RETRY_AFTER_S")
+    signature_tolerance_s: int = Field(default=300, alias="SIGNATURE_TOLERANCE_S")
+
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_requests: bool = Field(default=True, alias="LOG_REQUESTS")
+
+    def kafka_bootstrap(self) -> str:
+        if self.kafka_bootstrap_servers:
+            return self.kafka_bootstrap_servers
+        from stack.config import StackConfig
+
+        return StackConfig.from_env(self.stack_dir).kafka_bootstrap
+
+    def database_dsn(self) -> str:
+        if self.database_url:
+            return self.database_url
+        from stack.config import StackConfig
+
+        return StackConfig.from_env(self.stack_dir).database_url
+
+    def resolved_tenants_file(self) -> Path:
+        return self.tenants_file or self.stack_dir / "tenants.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

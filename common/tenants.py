@@ -1,0 +1,89 @@
+"""Per-tenant secrets and ingress rules.
+
+Secrets never live in the repository: they come from `TENANTS_JSON` (inline, for
+containers) or the file at `TENANTS_FILE` (the embedded stack writes one with fresh
+random secrets on first start).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from common.settings import Settings
+
+# Default Zoho module API names (domain.md); a tenant whose org renamed a module lists its own.
+DEFAULT_ZOHO_MODULES: tuple[str, ...] = (
+    "BTEC_Students",
+    "Products",
+    "BTEC",
+    "BTEC_Classes",
+    "BTEC_Teachers",
+    "BTEC_Enrollments",
+    "BTEC_Registrations",
+    "BTEC_Payments",
+    "BTEC_Grades",
+)
+
+MOODLE_EVENTS: tuple[str, ...] = (
+    "user_created",
+    "user_updated",
+    "enrollment_created",
+    "enrollment_updated",
+    "enrollment_deleted",
+    "grade_updated",
+)
+
+
+class TenantSecrets(BaseModel):
+    moodle_webhook_secret: str = Field(description="Standard Webhooks secret, `whsec_<base64>`")
+    zoho_webhook_token: str = Field(description="Shared token Zoho workflow webhooks carry")
+    zoho_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_ZOHO_MODULES))
+
+
+class TenantsConfig(BaseModel):
+    tenants: dict[str, TenantSecrets]
+
+    def get(self, tenant: str) -> TenantSecrets | None:
+        return self.tenants.get(tenant)
+
+
+def new_moodle_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_tenant(modules: list[str] | None = None) -> TenantSecrets:
+    return TenantSecrets(
+        moodle_webhook_secret=new_moodle_secret(),
+        zoho_webhook_token=secrets.token_urlsafe(32),
+        zoho_modules=modules or list(DEFAULT_ZOHO_MODULES),
+    )
+
+
+def load_tenants(settings: Settings) -> TenantsConfig:
+    if settings.tenants_json:
+        return TenantsConfig.model_validate_json(settings.tenants_json)
+    path = settings.resolved_tenants_file()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no tenant configuration: set TENANTS_JSON or create {path} (`python -m stack start` writes one)"
+        )
+    return TenantsConfig.model_validate_json(path.read_text())
+
+
+def ensure_tenants_file(path: Path, default_tenant: str) -> TenantsConfig:
+    """Create a tenants file with fresh secrets for the default tenant if none exists."""
+    if path.exists():
+        return TenantsConfig.model_validate_json(path.read_text())
+    config = TenantsConfig(tenants={default_tenant: new_tenant()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written 0600: it holds secrets.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(config.model_dump(), fh, indent=2)
+    return config

@@ -1,0 +1,49 @@
+"""Where the embedded stack lives and which ports it listens on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.settings import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    root: Path
+    kafka_port: int = 19092
+    controller_port: int = 19093
+    pg_port: int = 15432
+    pg_user: str = "mzsync"
+    pg_db: str = "mzsync"
+    kafka_heap: str = "512m"
+
+    @classmethod
+    def from_env(cls, root: Path | None = None) -> StackConfig:
+        return cls(
+            root=Path(root or os.environ.get("STACK_DIR") or PROJECT_ROOT / ".stack").resolve(),
+            kafka_port=int(os.environ.get("STACK_KAFKA_PORT", 19092)),
+            controller_port=int(os.environ.get("STACK_CONTROLLER_PORT", 19093)),
+            pg_port=int(os.environ.get("STACK_PG_PORT", 15432)),
+        )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_db}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.root / "postgres"

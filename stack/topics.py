@@ -1,0 +1,64 @@
+"""Idempotent topic bootstrap: create what is missing, grow what has too few partitions."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+from common.topics import TopicSpec, contract_topics
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap: str, partitions: int, replication: int = 1,
+                  specs: list[TopicSpec] | None = None, timeout: float = 60.0) -> dict[str, str]:
+    """Return what happened to each topic: created, exists, or grown."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wanted = specs or contract_topics(partitions)
+    report: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        existing = admin.list_topics(timeout=10).topics
+        missing = [s for s in wanted if s.name not in existing]
+        if not missing:
+            break
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, replication, config=s.config) for s in missing]
+        )
+        retry = False
+        for name, fut in futures.items():
+            try:
+                fut.result()
+                report[name] = "created"
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.name() == "TOPIC_ALREADY_EXISTS":
+                    report[name] = "exists"
+                elif err.retriable() and time.monotonic() < deadline:
+                    retry = True
+                else:
+                    raise
+        if not retry:
+            break
+        time.sleep(0.5)
+    existing = admin.list_topics(timeout=10).topics
+    grow = []
+    for spec in wanted:
+        have = len(existing[spec.name].partitions)
+        report.setdefault(spec.name, "exists")
+        if have < spec.partitions:
+            # Growing moves keys between partitions; allowed, but loudly.
+            log.warning("growing topic partitions", extra={"topic": spec.name, "from": have, "to": spec.partitions})
+            grow.append(NewPartitions(spec.name, spec.partitions))
+            report[spec.name] = f"grown {have}->{spec.partitions}"
+    if grow:
+        for fut in admin.create_partitions(grow).values():
+            fut.result()
+    # Retention is part of the contract: re-assert it on topics that already existed.
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name, set_config=s.config) for s in wanted if s.config]
+    for fut in admin.alter_configs(resources).values():
+        fut.result()
+    return report
