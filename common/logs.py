@@ -16,6 +16,8 @@ class _RequestIdFilter(logging.Filter):
         rid = request_id_var.get()
         if rid is not None and not hasattr(record, "request_id"):
             record.request_id = rid
+        # uvicorn attaches an ANSI-coloured copy of each message; it is noise in JSON.
+        record.__dict__.pop("color_message", None)
         return True
 
 

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_requests: bool = Field(default=True, alias="LOG_REQUESTS")
+    ingress_enable_noop: bool = Field(default=False, alias="INGRESS_ENABLE_NOOP")
 
     def kafka_bootstrap(self) -> str:
         if self.kafka_bootstrap_servers:

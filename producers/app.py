@@ -1,0 +1,227 @@
+"""The webhook ingress: authenticate, key, append the body unchanged, answer after the broker's ack."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from common.logs import request_id_var, setup_logging
+from common.settings import Settings, get_settings
+from common.tenants import MOODLE_EVENTS
+from common.topics import RAW_MOODLE, RAW_ZOHO
+from producers.appender import Headers, NotStored, RawAppender
+from producers.auth import AuthError, verify_moodle, verify_zoho
+from producers.body import FORM, JSON, BodyError, media_type, parse_object, read_limited
+from producers.keys import moodle_entity_id, record_key, zoho_delivery_id, zoho_record_id
+from producers.metrics import APPEND_FAILURES, APPENDED, MetricsMiddleware
+from producers.tenant_registry import TenantRegistry
+
+log = logging.getLogger("producers.ingress")
+
+_TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Stored in the log: the broker acknowledged the record.",
+        "content": {
+            "application/json": {
+                "example": {"request_id": "3f2a…", "topic": "raw.zoho", "partition": 2, "offset": 4711}
+            }
+        },
+    },
+    400: {"description": "Malformed JSON or form body"},
+    401: {"description": "Unknown tenant, missing or wrong signature / token"},
+    404: {"description": "Unknown module or event; the answer lists the valid ones"},
+    413: {"description": "Body over the size limit (default 1 MiB)"},
+    415: {"description": "Unsupported content type"},
+    503: {"description": "Broker unreachable or no acknowledgement in time; retry after `Retry-After`"},
+}
+
+
+def _error(status: int, message: str, request_id: str, **extra: Any) -> ORJSONResponse:
+    headers = {"X-Request-ID": request_id}
+    if status == 503:
+        headers["Retry-After"] = str(get_settings().ingress_retry_after_s)
+    return ORJSONResponse({"error": message, "request_id": request_id, **extra}, status_code=status,
+                          headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging("ingress", settings.log_level)
+    appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s)
+    tenants = TenantRegistry(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        appender.start()
+        log.info("ingress ready", extra={"bootstrap": settings.kafka_bootstrap()})
+        yield
+        await run_in_threadpool(appender.close)
+
+    app = FastAPI(
+        title="Moodle ↔ Zoho webhook ingress",
+        version="1.0.0",
+        description=(
+            "Accepts webhooks from Zoho CRM and from the Moodle plugin and appends each body, unchanged, "
+            "to the `raw.zoho` / `raw.moodle` topics. A 202 means the broker has stored the body."
+        ),
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.add_middleware(MetricsMiddleware)
+
+    async def append(request: Request, *, source: str, topic: str, tenant: str, kind: str, entity_id: str,
+                     body: bytes, delivery_id: str | None, request_id: str, received_at: int) -> Response:
+        headers: Headers = [
+            ("source", source.encode()),
+            ("tenant", tenant.encode()),
+            ("kind", kind.encode()),
+            ("content-type", request.headers.get("content-type", "").encode()),
+            ("received-at", str(received_at).encode()),
+            ("request-id", request_id.encode()),
+        ]
+        if delivery_id:
+            headers.append(("delivery-id", delivery_id.encode()))
+        try:
+            done = await appender.append(topic, record_key(tenant, kind, entity_id), body, headers)
+        except NotStored as exc:
+            APPEND_FAILURES.labels(topic).inc()
+            log.error("body not stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "error": str(exc)})
+            return _error(503, "the log did not store the body; retry later", request_id)
+        APPENDED.labels(topic).inc()
+        if settings.log_requests:
+            log.info("stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "partition": done.partition,
+                                      "offset": done.offset})
+        return ORJSONResponse(
+            {"request_id": request_id, "topic": done.topic, "partition": done.partition, "offset": done.offset},
+            status_code=202,
+            headers={"X-Request-ID": request_id},
+        )
+
+    def begin(request: Request) -> tuple[str, str | None]:
+        given = request.headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        request_id_var.set(request_id)
+        tenant = request.headers.get("x-tenant-id") or settings.default_tenant
+        return request_id, tenant if _TENANT_RE.match(tenant) else None
+
+    zoho_body = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": {"type": "object"}, "example": {"notification_id": "…", "module": "BTEC_Students",
+                                                                 "operation": "insert", "record_id": "…",
+                                                                 "data": {"id": "…"}}},
+                FORM: {"schema": {"type": "object"}},
+            },
+        },
+        "parameters": [
+            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": "X-Zoho-Webhook-Token", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The tenant's Zoho webhook token (or the `token` query parameter)"},
+            {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+    }
+
+    @app.post("/webhooks/zoho/{module}", status_code=202, responses=_ACCEPTED, openapi_extra=zoho_body,
+              summary="Zoho CRM workflow webhook", tags=["webhooks"])
+    async def zoho_webhook(module: str, request: Request) -> Response:
+        received_at = int(time.time() * 1000)
+        request_id, tenant = begin(request)
+        try:
+            body = await read_limited(request, settings.ingress_max_body_bytes)
+        except BodyError as exc:
+            return _error(exc.status, exc.message, request_id)
+        secrets = tenant and tenants.get(tenant)
+        if not secrets:
+            return _error(401, "unknown tenant", request_id)
+        try:
+            verify_zoho(secrets.zoho_webhook_token,
+                        request.headers.get("x-zoho-webhook-token") or request.query_params.get("token"))
+        except AuthError as exc:
+            return _error(401, str(exc), request_id)
+        if module not in secrets.zoho_modules:
+            return _error(404, f"unknown Zoho module {module!r}", request_id, valid=secrets.zoho_modules)
+        try:
+            parsed = parse_object(body, media_type(request), (JSON, FORM))
+        except BodyError as exc:
+            return _error(exc.status, exc.message, request_id)
+        assert tenant is not None
+        return await append(request, source="zoho", topic=RAW_ZOHO, tenant=tenant, kind=module,
+                            entity_id=zoho_record_id(parsed), body=body, delivery_id=zoho_delivery_id(parsed),
+                            request_id=request_id, received_at=received_at)
+
+    moodle_body = {
+        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+        "parameters": [
+            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+            {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "Standard Webhooks signature: `v1,<base64 HMAC-SHA256>`"},
+        ],
+    }
+
+    @app.post("/webhooks/moodle/{event}", status_code=202, responses=_ACCEPTED, openapi_extra=moodle_body,
+              summary="Moodle plugin event (Standard Webhooks signed)", tags=["webhooks"])
+    async def moodle_webhook(event: str, request: Request) -> Response:
+        received_at = int(time.time() * 1000)
+        request_id, tenant = begin(request)
+        try:
+            body = await read_limited(request, settings.ingress_max_body_bytes)
+        except BodyError as exc:
+            return _error(exc.status, exc.message, request_id)
+        secrets = tenant and tenants.get(tenant)
+        if not secrets:
+            return _error(401, "unknown tenant", request_id)
+        try:
+            webhook_id = verify_moodle(secrets.moodle_webhook_secret, body, request.headers)
+        except AuthError as exc:
+            return _error(401, str(exc), request_id)
+        if event not in MOODLE_EVENTS:
+            return _error(404, f"unknown Moodle event {event!r}", request_id, valid=list(MOODLE_EVENTS))
+        try:
+            parsed = parse_object(body, media_type(request), (JSON,))
+        except BodyError as exc:
+            return _error(exc.status, exc.message, request_id)
+        assert tenant is not None
+        return await append(request, source="moodle", topic=RAW_MOODLE, tenant=tenant, kind=event,
+                            entity_id=moodle_entity_id(event, parsed), body=body, delivery_id=webhook_id,
+                            request_id=request_id, received_at=received_at)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="The broker answers",
+             responses={503: {"description": "Broker unreachable"}})
+    async def readyz() -> Response:
+        if await run_in_threadpool(appender.reachable):
+            return ORJSONResponse({"status": "ready"})
+        return ORJSONResponse({"status": "broker unreachable"}, status_code=503,
+                              headers={"Retry-After": str(settings.ingress_retry_after_s)})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if settings.ingress_enable_noop:
+        # Same stack, no broker: the benchmark's baseline for what HTTP + FastAPI cost alone.
+        @app.post("/_noop", include_in_schema=False)
+        async def noop(request: Request) -> Response:
+            await request.body()
+            return ORJSONResponse({"ok": True}, status_code=202)
+
+    return app

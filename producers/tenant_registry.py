@@ -1,0 +1,42 @@
+"""The tenants' ingress secrets, re-read when their file changes (no restart to rotate a secret)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from common.settings import Settings
+from common.tenants import TenantsConfig, TenantSecrets, load_tenants
+
+log = logging.getLogger(__name__)
+
+
+class TenantRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._config: TenantsConfig = load_tenants(settings)
+        self._checked = time.monotonic()
+        self._mtime = self._file_mtime()
+
+    def _file_mtime(self) -> float:
+        if self._settings.tenants_json:
+            return 0.0
+        try:
+            return self._settings.resolved_tenants_file().stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def get(self, tenant: str) -> TenantSecrets | None:
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._checked = now
+            mtime = self._file_mtime()
+            if mtime != self._mtime:
+                try:
+                    self._config = load_tenants(self._settings)
+                    self._mtime = mtime
+                    log.info("tenant configuration reloaded")
+                except (OSError, ValueError) as exc:
+                    # Keep serving with the last good configuration.
+                    log.error("tenant configuration unreadable; keeping the previous one", extra={"error": str(exc)})
+        return self._config.get(tenant)
