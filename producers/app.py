@@ -50,6 +50,7 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 
 
 def _error(status: int, message: str, request_id: str, **extra: Any) -> ORJSONResponse:
+    log.warning("rejected", extra={"status": status, "reason": message})
     headers = {"X-Request-ID": request_id}
     if status == 503:
         headers["Retry-After"] = str(get_settings().ingress_retry_after_s)

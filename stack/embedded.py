@@ -30,8 +30,8 @@ class EmbeddedStack:
     def start(self, default_tenant: str = "default") -> dict[str, str]:
         self.cfg.root.mkdir(parents=True, exist_ok=True)
         ensure_tenants_file(self.cfg.root / "tenants.json", default_tenant)
-        self.postgres.start()
         self.kafka.start()
+        self.postgres.start()
         return ensure_topics(self.cfg.kafka_bootstrap, self.partitions)
 
     def stop(self) -> None:

@@ -6,7 +6,14 @@ import logging
 import time
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
 
 from common.topics import TopicSpec, contract_topics
 
@@ -44,7 +51,11 @@ def ensure_topics(bootstrap: str, partitions: int, replication: int = 1,
         if not retry:
             break
         time.sleep(0.5)
+    # Metadata lags creation by a moment; wait until every topic is visible.
     existing = admin.list_topics(timeout=10).topics
+    while any(s.name not in existing for s in wanted) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        existing = admin.list_topics(timeout=10).topics
     grow = []
     for spec in wanted:
         have = len(existing[spec.name].partitions)
@@ -58,7 +69,15 @@ def ensure_topics(bootstrap: str, partitions: int, replication: int = 1,
         for fut in admin.create_partitions(grow).values():
             fut.result()
     # Retention is part of the contract: re-assert it on topics that already existed.
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name, set_config=s.config) for s in wanted if s.config]
-    for fut in admin.alter_configs(resources).values():
+    resources = [
+        ConfigResource(
+            ConfigResource.Type.TOPIC,
+            s.name,
+            incremental_configs=[ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()],
+        )
+        for s in wanted
+        if s.config
+    ]
+    for fut in admin.incremental_alter_configs(resources).values():
         fut.result()
     return report

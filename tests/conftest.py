@@ -1,0 +1,86 @@
+"""Session fixtures: the broker, the database, tenants and the running services."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.infra import Infra, Service, free_port, start_infra, start_service, stop_service
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    infra = start_infra()
+    yield infra
+    infra.close()
+
+
+@dataclass(frozen=True)
+class TenantCreds:
+    name: str
+    moodle_secret: str
+    zoho_token: str
+
+    def sign(self, body: bytes, msg_id: str, at: float | None = None) -> dict[str, str]:
+        ts = int(at if at is not None else time.time())
+        sig = Webhook(self.moodle_secret).sign(msg_id, datetime.fromtimestamp(ts, tz=UTC), body.decode())
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sig,
+            "X-Tenant-ID": self.name,
+            "Content-Type": "application/json",
+        }
+
+
+def _creds(name: str) -> TenantCreds:
+    return TenantCreds(
+        name=name,
+        moodle_secret="whsec_" + base64.b64encode(f"{name}-moodle-secret-0123456789abcdef".encode()).decode(),
+        zoho_token=f"{name}-zoho-token-0123456789",
+    )
+
+
+@pytest.fixture(scope="session")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TenantCreds]:
+    return {name: _creds(name) for name in ("default", "college-b")}
+
+
+@pytest.fixture(scope="session")
+def tenants_file(tmp_path_factory: pytest.TempPathFactory, tenants: dict[str, TenantCreds]) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tenants.json"
+    path.write_text(json.dumps({"tenants": {
+        t.name: {"moodle_webhook_secret": t.moodle_secret, "zoho_webhook_token": t.zoho_token} for t in tenants.values()
+    }}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def service_env(infra: Infra, tenants_file: Path) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
+        "DATABASE_URL": infra.database_url,
+        "TENANTS_FILE": str(tenants_file),
+        "DEFAULT_TENANT": "default",
+        "TOPIC_PARTITIONS": "4",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def ingress(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("logs") / "ingress.log"
+    env = {**service_env, "INGRESS_PORT": str(port), "INGRESS_DELIVERY_TIMEOUT_S": "3"}
+    url = f"http://127.0.0.1:{port}"
+    proc = start_service("producers", env, log, f"{url}/healthz")
+    yield Service(url, proc, log)
+    stop_service(proc)

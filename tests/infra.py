@@ -1,0 +1,210 @@
+"""Test infrastructure: one broker and one database per test run, and helpers to use them.
+
+A Docker engine that answers means Redpanda and Postgres containers (testcontainers);
+`KAFKA_BOOTSTRAP_SERVERS` + `DATABASE_URL` mean an external cluster; otherwise the
+project's own embedded stack in `.stack-test/` on its own ports.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+
+from common.settings import PROJECT_ROOT
+from common.topics import contract_topics
+from stack.topics import ensure_topics
+
+PARTITIONS = 4
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@dataclass
+class Infra:
+    bootstrap: str
+    database_url: str
+    kind: str
+    _stop: Any = None
+    _start: Any = None
+    _closers: list[Any] = field(default_factory=list)
+
+    def stop_broker(self) -> None:
+        self._stop()
+
+    def start_broker(self) -> None:
+        self._start()
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+
+
+def start_infra() -> Infra:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
+        infra = Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"], "external")
+
+        def unsupported() -> None:
+            raise RuntimeError("cannot stop an external broker from a test; run the suite on the embedded stack")
+
+        infra._stop = infra._start = unsupported
+    elif docker_engine_answers():
+        from testcontainers.community.kafka import RedpandaContainer
+        from testcontainers.community.postgres import PostgresContainer
+
+        redpanda = RedpandaContainer("docker.redpanda.com/redpandadata/redpanda:v24.2.18").start()
+        pg = PostgresContainer("postgres:16", driver=None).start()
+        infra = Infra(redpanda.get_bootstrap_server(), pg.get_connection_url(driver=None), "testcontainers")
+        # Pausing keeps the mapped ports, so clients see an outage and then the same broker again.
+        infra._stop = lambda: redpanda.get_wrapped_container().pause()
+        infra._start = lambda: redpanda.get_wrapped_container().unpause()
+        infra._closers += [redpanda.stop, pg.stop]
+    else:
+        from stack.config import StackConfig
+        from stack.embedded import EmbeddedStack
+
+        cfg = StackConfig(root=PROJECT_ROOT / ".stack-test", kafka_port=29092, controller_port=29093, pg_port=25432)
+        stack = EmbeddedStack(cfg, partitions=PARTITIONS, fast_postgres=True)
+        # Each run starts from nothing: results must not depend on a previous run's data.
+        stack.reset()
+        stack.start()
+        infra = Infra(cfg.kafka_bootstrap, cfg.database_url, "embedded")
+        infra._stop = stack.kafka.stop
+        infra._start = stack.kafka.start
+        infra._closers.append(stack.stop)
+    ensure_topics(infra.bootstrap, PARTITIONS, specs=contract_topics(PARTITIONS))
+    return infra
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_service(module: str, env: dict[str, str], log: Path, health_url: str | None,
+                  args: list[str] | None = None, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *(args or [])],
+        env={**os.environ, **env},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+    )
+    if health_url:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{module} exited with {proc.returncode}; see {log}")
+            try:
+                if httpx.get(health_url, timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        proc.kill()
+        raise RuntimeError(f"{module} did not become healthy; see {log}")
+    return proc
+
+
+def stop_service(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-watermarks", "enable.auto.commit": False})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None,
+                 timeout: float = 20.0) -> list[Record]:
+    """Every record from `start` (default: the beginning) up to the current end of each partition."""
+    ends = end_offsets(bootstrap, topic)
+    start = start or {}
+    todo = {p: (start.get(p, 0), end) for p, end in ends.items() if end > start.get(p, 0)}
+    if not todo:
+        return []
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-reader", "enable.auto.commit": False})
+    out: list[Record] = []
+    try:
+        c.assign([TopicPartition(topic, p, s) for p, (s, _) in todo.items()])
+        deadline = time.monotonic() + timeout
+        remaining = {p: end for p, (_, end) in todo.items()}
+        while remaining and time.monotonic() < deadline:
+            for msg in c.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                p, off = msg.partition(), msg.offset()
+                if p in remaining and off < remaining[p]:
+                    hdrs = {k: v for k, v in (msg.headers() or [])}
+                    out.append(Record(topic, p, off, msg.key(), msg.value(), hdrs))
+                    if off + 1 >= remaining[p]:
+                        del remaining[p]
+    finally:
+        c.close()
+    return sorted(out, key=lambda r: (r.partition, r.offset))
+
+
+def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Record:
+    recs = read_records(bootstrap, topic, {partition: offset} | {
+        p: end for p, end in end_offsets(bootstrap, topic).items() if p != partition
+    })
+    for r in recs:
+        if r.partition == partition and r.offset == offset:
+            return r
+    raise AssertionError(f"no record at {topic}[{partition}]@{offset}")
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
