@@ -102,7 +102,7 @@ class Postgres:
         self._init()
         if self.running():
             if not self.ready():
-                raise StackError(f"PostgreSQL runs but does not answer on port {self.cfg.pg_port}. Log: {self.log_file}")
+                raise StackError(f"PostgreSQL runs but does not answer on {self.cfg.pg_port}. Log: {self.log_file}")
         else:
             if port_open(self.cfg.pg_port):
                 raise StackError(f"port {self.cfg.pg_port} is taken by another process; set STACK_PG_PORT")
