@@ -9,6 +9,7 @@ import sys
 
 from common.logs import setup_logging
 from common.settings import get_settings
+from stack.banner import banner
 from stack.embedded import EmbeddedStack
 from stack.process import StackError
 
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="what runs, where it listens, where its logs are")
     sub.add_parser("reset", help="stop and delete all data")
     sub.add_parser("env", help="print the environment variables that point services at this stack")
+    sub.add_parser("banner", help="print URLs, a signed curl example and a psql line")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = stack.status()
             print(json.dumps(rows, indent=2))
             return 0 if all(r.get("ready") for r in rows) else 3
+        elif args.command == "banner":
+            print(banner(settings))
         elif args.command == "env":
             print(f"export KAFKA_BOOTSTRAP_SERVERS={stack.cfg.kafka_bootstrap}")
             print(f"export DATABASE_URL={stack.cfg.database_url}")

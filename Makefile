@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
+        bench bench-ingress plugin-zip
+
+install:
+	@bash tools/install.sh
+
+run: install
+	@$(PY) -m stack start
+	@$(PY) -m stack banner
+	@.venv/bin/honcho -f Procfile start
+
+test: install lint test-python test-php
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy common stack producers streams projections schemas bench
+
+test-python:
+	$(PY) -m pytest
+
+test-php:
+	@if [ -f tests/moodle_plugin/run.sh ]; then bash tests/moodle_plugin/run.sh; else echo "no PHP tests yet"; fi
+
+stack-start: install
+	$(PY) -m stack start
+stack-stop:
+	$(PY) -m stack stop
+stack-status:
+	$(PY) -m stack status
+stack-reset:
+	$(PY) -m stack reset
+
+bench: bench-ingress
+
+bench-ingress: install
+	$(PY) -m bench.ingress
+
+plugin-zip:
+	bash tools/plugin_zip.sh
