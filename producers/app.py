@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.logs import request_id_var, setup_logging
@@ -49,13 +50,16 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, message: str, request_id: str, **extra: Any) -> ORJSONResponse:
+def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def _error(status: int, message: str, request_id: str, **extra: Any) -> Response:
     log.warning("rejected", extra={"status": status, "reason": message})
     headers = {"X-Request-ID": request_id}
     if status == 503:
         headers["Retry-After"] = str(get_settings().ingress_retry_after_s)
-    return ORJSONResponse({"error": message, "request_id": request_id, **extra}, status_code=status,
-                          headers=headers)
+    return _json({"error": message, "request_id": request_id, **extra}, status, headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,7 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "to the `raw.zoho` / `raw.moodle` topics. A 202 means the broker has stored the body."
         ),
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.add_middleware(MetricsMiddleware)
 
@@ -105,10 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.log_requests:
             log.info("stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "partition": done.partition,
                                       "offset": done.offset})
-        return ORJSONResponse(
+        return _json(
             {"request_id": request_id, "topic": done.topic, "partition": done.partition, "offset": done.offset},
-            status_code=202,
-            headers={"X-Request-ID": request_id},
+            202,
+            {"X-Request-ID": request_id},
         )
 
     def begin(request: Request) -> tuple[str, str | None]:
@@ -210,9 +213,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              responses={503: {"description": "Broker unreachable"}})
     async def readyz() -> Response:
         if await run_in_threadpool(appender.reachable):
-            return ORJSONResponse({"status": "ready"})
-        return ORJSONResponse({"status": "broker unreachable"}, status_code=503,
-                              headers={"Retry-After": str(settings.ingress_retry_after_s)})
+            return _json({"status": "ready"})
+        return _json({"status": "broker unreachable"}, 503, {"Retry-After": str(settings.ingress_retry_after_s)})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
@@ -223,6 +225,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         @app.post("/_noop", include_in_schema=False)
         async def noop(request: Request) -> Response:
             await request.body()
-            return ORJSONResponse({"ok": True}, status_code=202)
+            return _json({"ok": True}, 202)
 
     return app

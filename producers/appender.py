@@ -58,8 +58,12 @@ class RawAppender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready_cache: tuple[float, bool] = (0.0, False)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Filled by delivery callbacks inside poll(), on the report thread only.
+        self._settled: list[tuple[asyncio.Future[Delivered], Delivered | BaseException]] = []
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._producer = Producer(self._conf)
         self._thread = threading.Thread(target=self._serve_reports, name="delivery-reports", daemon=True)
         self._thread.start()
@@ -86,6 +90,10 @@ class RawAppender:
             producer = self._producer
             if producer is not None:
                 producer.poll(0.05)
+            if self._settled and self._loop is not None:
+                # One wake-up of the event loop per batch of reports, not one per record.
+                batch, self._settled = self._settled, []
+                self._loop.call_soon_threadsafe(_settle_all, batch)
 
     def _current(self) -> Producer:
         with self._lock:
@@ -98,15 +106,14 @@ class RawAppender:
             return self._producer
 
     async def append(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivered:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Delivered] = loop.create_future()
+        fut: asyncio.Future[Delivered] = asyncio.get_running_loop().create_future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None:
                 result: Delivered | BaseException = NotStored(str(err))
             else:
                 result = Delivered(msg.topic() or topic, msg.partition() or 0, msg.offset() or 0)
-            loop.call_soon_threadsafe(_settle, fut, result)
+            self._settled.append((fut, result))
 
         try:
             self._current().produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
@@ -132,10 +139,11 @@ class RawAppender:
         return ok
 
 
-def _settle(fut: asyncio.Future[Delivered], result: Delivered | BaseException) -> None:
-    if fut.done():
-        return
-    if isinstance(result, BaseException):
-        fut.set_exception(result)
-    else:
-        fut.set_result(result)
+def _settle_all(batch: list[tuple[asyncio.Future[Delivered], Delivered | BaseException]]) -> None:
+    for fut, result in batch:
+        if fut.done():  # the request already gave up waiting
+            continue
+        if isinstance(result, BaseException):
+            fut.set_exception(result)
+        else:
+            fut.set_result(result)

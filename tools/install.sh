@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql maven kcat php-cli phpunit php-sqlite3 php-curl php-xml php-mbstring libxml2-utils zip)
+APT_PACKAGES=(postgresql maven kcat wrk php-cli phpunit php-sqlite3 php-curl php-xml php-mbstring libxml2-utils zip)
 # A Java 17+ already on the PATH is as good as the JRE package.
 java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || APT_PACKAGES+=(openjdk-17-jre-headless)
 missing=()
