@@ -136,7 +136,8 @@ def main() -> None:
     ensure_topics(bootstrap, settings.topic_partitions,
                   specs=[TopicSpec("bench.raw", settings.topic_partitions, {"retention.ms": "600000"})])
     tenants_file = settings.resolved_tenants_file()
-    token = ensure_tenants_file(tenants_file, settings.default_tenant).tenants[settings.default_tenant].zoho_webhook_token
+    tenants = ensure_tenants_file(tenants_file, settings.default_tenant)
+    token = tenants.tenants[settings.default_tenant].zoho_webhook_token
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TENANTS_FILE": str(tenants_file), "INGRESS_ENABLE_NOOP": "1",
            "LOG_REQUESTS": "false", "LOG_LEVEL": "WARNING"}
     log = Path(tempfile.gettempdir()) / "bench-ingress.log"
