@@ -12,6 +12,7 @@ from common.settings import get_settings
 from stack.banner import banner
 from stack.embedded import EmbeddedStack
 from stack.process import StackError
+from stack.topics import ensure_topics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reset", help="stop and delete all data")
     sub.add_parser("env", help="print the environment variables that point services at this stack")
     sub.add_parser("banner", help="print URLs, a signed curl example and a psql line")
+    sub.add_parser("topics", help="create the design's topics on KAFKA_BOOTSTRAP_SERVERS (or the embedded broker)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             rows = stack.status()
             print(json.dumps(rows, indent=2))
             return 0 if all(r.get("ready") for r in rows) else 3
+        elif args.command == "topics":
+            report = ensure_topics(settings.kafka_bootstrap(), settings.topic_partitions, settings.topic_replication)
+            for name, what in sorted(report.items()):
+                print(f"{name}: {what}")
         elif args.command == "banner":
             print(banner(settings))
         elif args.command == "env":
