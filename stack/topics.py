@@ -73,7 +73,9 @@ def ensure_topics(bootstrap: str, partitions: int, replication: int = 1,
         ConfigResource(
             ConfigResource.Type.TOPIC,
             s.name,
-            incremental_configs=[ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()],
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in s.config.items()
+            ],
         )
         for s in wanted
         if s.config

@@ -15,8 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "missing system packages: ${missing[*]} (run as root, or install them)" >&2; exit 1
   fi
   echo "installing system packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3.11}
