@@ -79,7 +79,11 @@ def start_infra() -> Infra:
         from stack.config import StackConfig
         from stack.embedded import EmbeddedStack
 
-        cfg = StackConfig(root=PROJECT_ROOT / ".stack-test", kafka_port=29092, controller_port=29093, pg_port=25432)
+        # Several suites may run side by side on one machine (each with its own offset).
+        off = int(os.environ.get("TEST_STACK_PORT_OFFSET", "0"))
+        suffix = f"-{off}" if off else ""
+        cfg = StackConfig(root=PROJECT_ROOT / f".stack-test{suffix}", kafka_port=29092 + off,
+                          controller_port=29093 + off, pg_port=25432 + off)
         stack = EmbeddedStack(cfg, partitions=PARTITIONS, fast_postgres=True)
         # Each run starts from nothing: results must not depend on a previous run's data.
         stack.reset()

@@ -24,9 +24,13 @@ def embedded(infra: Infra) -> Infra:
     return infra
 
 
+OFF = int(os.environ.get("TEST_STACK_PORT_OFFSET", "0"))
+TEST_STACK = PROJECT_ROOT / (f".stack-test-{OFF}" if OFF else ".stack-test")
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STACK_DIR": str(PROJECT_ROOT / ".stack-test"), "STACK_KAFKA_PORT": "29092",
-           "STACK_CONTROLLER_PORT": "29093", "STACK_PG_PORT": "25432"}
+    env = {**os.environ, "STACK_DIR": str(TEST_STACK), "STACK_KAFKA_PORT": str(29092 + OFF),
+           "STACK_CONTROLLER_PORT": str(29093 + OFF), "STACK_PG_PORT": str(25432 + OFF)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "stack", *args], capture_output=True, text=True, env=env,
@@ -75,7 +79,7 @@ def test_data_survives_stop_and_start(embedded: Infra) -> None:
 
 def test_stale_pid_file_is_detected_and_repaired(embedded: Infra) -> None:
     assert _cli("stop").returncode == 0
-    pid_file = Path(PROJECT_ROOT / ".stack-test" / "kafka" / "kafka.pid")
+    pid_file = TEST_STACK / "kafka" / "kafka.pid"
     pid_file.write_text("999999")  # a crashed run's leftover: no such process
     started = _cli("start")
     assert started.returncode == 0, started.stderr
@@ -84,12 +88,12 @@ def test_stale_pid_file_is_detected_and_repaired(embedded: Infra) -> None:
 
 
 def test_a_foreign_process_on_the_port_is_reported_clearly(embedded: Infra, tmp_path: Path) -> None:
-    env = {**os.environ, "STACK_DIR": str(tmp_path / "other"), "STACK_KAFKA_PORT": "29092",
-           "STACK_CONTROLLER_PORT": "29193", "STACK_PG_PORT": "25532"}
+    env = {**os.environ, "STACK_DIR": str(tmp_path / "other"), "STACK_KAFKA_PORT": str(29092 + OFF),
+           "STACK_CONTROLLER_PORT": str(29193 + OFF), "STACK_PG_PORT": str(25532 + OFF)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("DATABASE_URL", None)
     result = subprocess.run([sys.executable, "-m", "stack", "start"], capture_output=True, text=True, env=env,
                             cwd=PROJECT_ROOT, timeout=300)
     assert result.returncode == 1
-    assert "port 29092 is taken" in result.stderr
+    assert f"port {29092 + OFF} is taken" in result.stderr
     subprocess.run([sys.executable, "-m", "stack", "stop"], env=env, cwd=PROJECT_ROOT, timeout=120)
