@@ -1,0 +1,308 @@
+"""`/crm/v7|v8/...`: auth, URL and module checks, limits, injected faults, then the record operation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from stack.zoho_emulator.criteria import parse_criteria
+from stack.zoho_emulator.emulator import Emulator, Org
+from stack.zoho_emulator.errors import (
+    ZohoError,
+    batch_status,
+    invalid_module,
+    invalid_url,
+    param_missing,
+    too_many_requests,
+)
+from stack.zoho_emulator.limits import write_cost
+from stack.zoho_emulator.records import WriteResult
+
+log = logging.getLogger("zoho_emulator.crm")
+
+VERSIONS = ("v7", "v8")
+MAX_RECORDS = 100
+MAX_FIELDS = 50
+MAX_PER_PAGE = 200
+MAX_SEARCH_RESULTS = 2000
+WRITE_OPERATIONS = ("insert", "update", "upsert")
+SORTABLE = ("id", "Created_Time", "Modified_Time")
+
+
+@dataclass
+class Route:
+    operation: str
+    module: str
+    record_id: str | None = None
+
+
+@dataclass
+class Call:
+    """What one request asks for, once its body is read."""
+
+    route: Route
+    data: list[Any] = field(default_factory=list)
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return len(self.data)
+
+    def fires_workflow(self) -> bool:
+        trigger = self.body.get("trigger")
+        return "trigger" not in self.body or (isinstance(trigger, list) and "workflow" in trigger)
+
+
+_METHODS = {
+    0: {"GET": "list", "POST": "insert", "PUT": "update", "DELETE": "delete"},
+    "upsert": {"POST": "upsert"},
+    "search": {"GET": "search"},
+    1: {"GET": "get", "PUT": "update", "DELETE": "delete"},
+}
+
+
+def resolve(emulator: Emulator, method: str, version: str, rest: str) -> Route:
+    parts = [p for p in rest.split("/") if p]
+    if version not in VERSIONS or not parts or len(parts) > 2:
+        raise invalid_url()
+    module = parts[0]
+    if module not in emulator.modules:
+        raise invalid_module()
+    key: int | str = 0 if len(parts) == 1 else parts[1] if parts[1] in ("upsert", "search") else 1
+    operation = _METHODS[key].get(method)
+    if operation is None:
+        raise ZohoError(400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one")
+    return Route(operation, module, parts[1] if key == 1 else None)
+
+
+async def read_call(request: Request, route: Route) -> Call:
+    if route.operation not in WRITE_OPERATIONS:
+        return Call(route)
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        raise ZohoError(400, "INVALID_DATA", "body", {"expected_data_type": "jsonobject"}) from exc
+    if not isinstance(body, dict):
+        raise ZohoError(400, "INVALID_DATA", "body", {"expected_data_type": "jsonobject"})
+    data = body.get("data")
+    if not isinstance(data, list) or not data:
+        raise param_missing("data")
+    if len(data) > MAX_RECORDS:
+        raise ZohoError(400, "LIMIT_EXCEEDED", "count of records in your request exceeds the limit",
+                        {"maximum_length": MAX_RECORDS, "api_name": "data"})
+    if "trigger" in body and not isinstance(body["trigger"], list):
+        raise ZohoError(400, "INVALID_DATA", "invalid data", {"api_name": "trigger", "json_path": "$.trigger"})
+    if route.record_id is not None:
+        data = [{**data[0], "id": route.record_id}] if isinstance(data[0], dict) else data[:1]
+    return Call(route, data, body)
+
+
+def cost_of(call: Call, request: Request) -> tuple[int, bool]:
+    """Credits the call costs and whether it counts against the sub-concurrency limit."""
+    op = call.route.operation
+    if op in WRITE_OPERATIONS:
+        return write_cost(call.records), call.records > 10
+    heavy = op == "list" and ("sort_by" in request.query_params or "cvid" in request.query_params)
+    return 1, heavy
+
+
+async def handle(emulator: Emulator, request: Request, version: str, rest: str) -> Response:
+    org: Org | None = None
+    operation, records, charged = "unknown", 0, 0
+    try:
+        tenant = emulator.authority.authenticate(request.headers.get("authorization"))
+        org = emulator.orgs[tenant]
+        route = resolve(emulator, request.method, version, rest)
+        operation = route.operation
+        call = await read_call(request, route)
+        records = call.records
+        cost, heavy = cost_of(call, request)
+        org.limits.check_credits(cost)
+        with org.limits.slot(heavy):
+            await _inject_faults(emulator)
+            response = _dispatch(emulator, org, call, request)
+        org.limits.charge(cost)
+        charged = cost
+        emulator.metrics.credits.labels(tenant=tenant).inc(cost)
+    except ZohoError as err:
+        response = err.response()
+    if org is not None and (remaining := org.limits.remaining_header()) is not None:
+        response.headers["X-API-CREDITS-REMAINING"] = remaining
+    code = _error_code(response)
+    emulator.calls.add(at=emulator.clock.now(), tenant=org.config.tenant if org else None, method=request.method,
+                       path=request.url.path, operation=operation, status=response.status_code, code=code,
+                       credits=charged, records=records)
+    emulator.metrics.calls.labels(operation=operation, status=str(response.status_code)).inc()
+    return response
+
+
+async def _inject_faults(emulator: Emulator) -> None:
+    if emulator.faults.latency_ms:
+        await asyncio.sleep(emulator.faults.latency_ms / 1000)
+    fault = emulator.next_fault()
+    if fault == "timeout":
+        generation = emulator.generation
+        await asyncio.sleep(emulator.faults.timeout_s)
+        if generation != emulator.generation:
+            raise ZohoError(500, "INTERNAL_ERROR", "Internal Server Error")
+    elif fault == "500":
+        raise ZohoError(500, "INTERNAL_ERROR", "Internal Server Error")
+    elif fault == "429":
+        raise too_many_requests("The concurrency limit of the user for the app is exceeded.")
+
+
+def _error_code(response: Response) -> str | None:
+    if response.status_code < 400 or not isinstance(response, JSONResponse):
+        return None
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _dispatch(emulator: Emulator, org: Org, call: Call, request: Request) -> Response:
+    route, service = call.route, org.records
+    op = route.operation
+    if op == "get":
+        return _get(emulator, org, route, request)
+    if op == "list":
+        return _list(org, route, request)
+    if op == "search":
+        return _search(emulator, org, route, request)
+    if op == "delete":
+        return _delete(emulator, org, route, request)
+    if op == "insert":
+        result, ok = service.insert(route.module, call.data), 201
+    elif op == "update":
+        result, ok = service.update(route.module, call.data), 200
+    else:
+        dup = call.body.get("duplicate_check_fields")
+        if dup is not None and (not isinstance(dup, list) or not all(isinstance(f, str) for f in dup)):
+            raise ZohoError(400, "INVALID_DATA", "invalid data",
+                            {"api_name": "duplicate_check_fields", "json_path": "$.duplicate_check_fields"})
+        result, ok = service.upsert(route.module, call.data, dup), 200
+    if call.fires_workflow():
+        _fire(emulator, org, route.module, result)
+    return JSONResponse({"data": result.items}, status_code=batch_status(result.items, ok))
+
+
+def _fire(emulator: Emulator, org: Org, module: str, result: WriteResult) -> None:
+    for change in result.changes:
+        emulator.webhooks.fire(org.config, module, change.operation, change.record_id, change.data, org.store.new_id)
+
+
+def _fields_param(request: Request, required: bool) -> list[str] | None:
+    raw = request.query_params.get("fields")
+    if not raw:
+        if required:
+            raise param_missing("fields")
+        return None
+    fields = [f.strip() for f in raw.split(",") if f.strip()]
+    if len(fields) > MAX_FIELDS:
+        raise ZohoError(400, "LIMIT_EXCEEDED", "limit exceeded", {"limit": MAX_FIELDS, "param_name": "fields"})
+    return fields
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    try:
+        page = int(request.query_params.get("page", "1"))
+        per_page = int(request.query_params.get("per_page", str(MAX_PER_PAGE)))
+    except ValueError as exc:
+        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "page"}) from exc
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "per_page", "maximum_length": 200})
+    return page, per_page
+
+
+def _get(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
+    assert route.record_id is not None
+    fields = _fields_param(request, required=False)
+    record = org.records.get(route.module, route.record_id, fields) if route.record_id.isdigit() else None
+    if record is None:
+        if route.record_id.isdigit() and emulator.config.behaviour.get_unknown_id == 204:
+            return Response(status_code=204)
+        raise ZohoError(400, "INVALID_DATA", "invalid record id", {"resource_path_index": 0})
+    return JSONResponse({"data": [record]})
+
+
+def _list(org: Org, route: Route, request: Request) -> Response:
+    fields = _fields_param(request, required=True)
+    page, per_page = _paging(request)
+    sort_by = request.query_params.get("sort_by", "id")
+    if sort_by not in SORTABLE:
+        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "sort_by", "supported_values": SORTABLE})
+    sort_order = request.query_params.get("sort_order", "desc")
+    ids = request.query_params.get("ids")
+    found = org.records.listing(route.module, ids.split(",") if ids else None, sort_by, sort_order != "asc")
+    window = found[(page - 1) * per_page: page * per_page]
+    if not window:
+        return Response(status_code=204)
+    return JSONResponse({
+        "data": [org.store.render(route.module, r, fields) for r in window],
+        "info": {"per_page": per_page, "count": len(window), "page": page, "sort_by": sort_by,
+                 "sort_order": sort_order, "more_records": len(found) > page * per_page, "next_page_token": None,
+                 "previous_page_token": None, "page_token_expiry": None},
+    })
+
+
+def _search(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
+    params = request.query_params
+    spec = emulator.modules[route.module]
+    if params.get("criteria"):
+        criteria = params["criteria"]
+    elif params.get("email") or params.get("phone") or params.get("word"):
+        criteria = _shortcut(spec.fields, params)
+    else:
+        raise param_missing("criteria")
+    node = parse_criteria(criteria, spec)
+    fields = _fields_param(request, required=False)
+    page, per_page = _paging(request)
+    visible_after = emulator.clock.now() - emulator.faults.search_lag_s
+    found = org.records.search(route.module, node, visible_after)[:MAX_SEARCH_RESULTS]
+    window = found[(page - 1) * per_page: page * per_page]
+    if not window:
+        return Response(status_code=204)
+    return JSONResponse({
+        "data": [org.store.render(route.module, r, fields) for r in window],
+        "info": {"per_page": per_page, "count": len(window), "page": page,
+                 "more_records": len(found) > page * per_page},
+    })
+
+
+def _shortcut(fields: dict[str, Any], params: Any) -> str:
+    """`email=`, `phone=` and `word=` as criteria over the fields of that kind, joined by `or`."""
+    for param, types in (("email", ("email",)), ("phone", ("phone",)), ("word", ("text", "textarea", "email"))):
+        value = params.get(param)
+        if value:
+            escaped = value.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace(",", "\\,")
+            names = [name for name, spec in fields.items() if spec.type in types]
+            if not names:
+                raise param_missing("criteria")
+            return "(" + "or".join(f"({name}:equals:{escaped})" for name in names) + ")"
+    raise param_missing("criteria")
+
+
+def _delete(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
+    if route.record_id is not None:
+        ids = [route.record_id]
+    else:
+        raw = request.query_params.get("ids")
+        if not raw:
+            raise ZohoError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing",
+                            {"param_name": "ids"})
+        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        if len(ids) > MAX_RECORDS:
+            raise ZohoError(400, "LIMIT_EXCEEDED", "count of records in your request exceeds the limit",
+                            {"maximum_length": MAX_RECORDS, "api_name": "ids"})
+    result = org.records.delete(route.module, ids)
+    wf = request.query_params.get("wf_trigger")
+    if wf == "true" or (wf is None and emulator.config.behaviour.delete_triggers_workflow):
+        _fire(emulator, org, route.module, result)
+    return JSONResponse({"data": result.items}, status_code=batch_status(result.items, 200))
