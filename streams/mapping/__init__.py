@@ -1,0 +1,1 @@
+"""Source models → canonical payloads (dicts shaped like the Avro entity records)."""

@@ -1,0 +1,1 @@
+"""Typed pydantic models of what Zoho and Moodle send, after field-name variants are resolved."""
