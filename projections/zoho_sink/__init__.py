@@ -1,0 +1,1 @@
+"""The Zoho sink: writes Moodle-originated changes into Zoho CRM. `client` is its typed Zoho API client."""

@@ -1,0 +1,218 @@
+"""Async, typed Zoho CRM API client used by the sink.
+
+- one shared access token per account (auth.py), refreshed before expiry and once on 401 INVALID_TOKEN;
+- writes in batches of <= 100 with `"trigger": []`, so our own writes do not fire workflow webhooks back at us;
+- 429 -> exponential backoff with full jitter (Zoho sends no Retry-After); 5xx/timeouts -> bounded retries;
+- per-record errors are returned in input order, never raised; exhausted retries raise ZohoRetriesExhausted.
+Only idempotent writes (upsert on a unique field, update by id) are offered, because a timed-out write may have
+landed and is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from projections.zoho_sink import metrics
+from projections.zoho_sink.auth import TokenManager
+from projections.zoho_sink.config import ClientSettings, ZohoAccount
+from projections.zoho_sink.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
+from projections.zoho_sink.results import RecordResult, RecordSuccess, parse_write_items
+from projections.zoho_sink.retry import Backoff
+
+log = logging.getLogger("zoho_sink.client")
+
+Record = dict[str, Any]
+SEARCH_PAGE = 200
+SEARCH_MAX = 2000
+
+
+def write_cost(records: int) -> int:
+    """Zoho charges insert/update/upsert one credit per ten records, at least one."""
+    return max(1, -(-records // 10))
+
+
+def _error_body(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+class ZohoClient:
+    def __init__(self, account: ZohoAccount, settings: ClientSettings | None = None, *,
+                 http: httpx.AsyncClient | None = None, rng: random.Random | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.account = account
+        self.settings = settings or ClientSettings()
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=self.settings.timeout_s)
+        self.tokens = TokenManager(account, self._http, self.settings, clock)
+        self._backoff = Backoff(self.settings.backoff_base_s, self.settings.backoff_cap_s)
+        self._rng = rng or random.Random()
+        self._base = f"{account.api_domain}/crm/{account.api_version}"
+
+    async def __aenter__(self) -> ZohoClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    async def upsert(self, module: str, records: Sequence[Record], duplicate_check_fields: Sequence[str]
+                     ) -> list[RecordResult]:
+        """Insert or update each record by the first matching duplicate-check field (in the given order)."""
+        return await self._write("upsert", "POST", f"{module}/upsert", module, records,
+                                 {"duplicate_check_fields": list(duplicate_check_fields)})
+
+    async def update(self, module: str, records: Sequence[Record]) -> list[RecordResult]:
+        """Update records by their `id`; only the keys sent change (subform rows: see docs/zoho-emulator.md)."""
+        return await self._write("update", "PUT", module, module, records, {})
+
+    async def _write(self, operation: str, method: str, path: str, module: str, records: Sequence[Record],
+                     extra: dict[str, Any]) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        size = self.settings.batch_size
+        default: Literal["created", "updated"] = "updated"
+        for start in range(0, len(records), size):
+            batch = list(records[start:start + size])
+            body = {"data": batch, "trigger": [], **extra}
+            metrics.RECORDS_PER_CALL.labels(operation=operation).observe(len(batch))
+            resp = await self._send(operation, method, path, json=body, cost=write_cost(len(batch)))
+            payload = _error_body(resp)
+            if resp.status_code not in (200, 201, 207, 400) or "data" not in payload:
+                raise self._request_error(resp, payload)
+            batch_results = parse_write_items(payload["data"], start, len(batch), default)
+            for result in batch_results:
+                outcome = result.action if isinstance(result, RecordSuccess) else result.code
+                metrics.RECORD_OUTCOMES.labels(tenant=self.account.tenant, operation=operation,
+                                               outcome=outcome).inc()
+            results.extend(batch_results)
+        log.debug("zoho write", extra={"tenant": self.account.tenant, "module": module, "operation": operation,
+                                       "records": len(records)})
+        return results
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    async def get(self, module: str, record_id: str, fields: Sequence[str] | None = None) -> Record | None:
+        """The record as Zoho returns it, or None when Zoho has no such record."""
+        params = {"fields": ",".join(fields)} if fields else None
+        resp = await self._send("get", "GET", f"{module}/{record_id}", params=params, cost=1)
+        if resp.status_code == 204:
+            return None
+        payload = _error_body(resp)
+        if resp.status_code == 400 and payload.get("code") == "INVALID_DATA" \
+                and payload.get("details", {}).get("resource_path_index") is not None:
+            return None  # some orgs answer an unknown id this way instead of 204
+        if resp.status_code != 200 or not payload.get("data"):
+            raise self._request_error(resp, payload)
+        record: Record = payload["data"][0]
+        return record
+
+    async def search(self, module: str, criteria: str, *, fields: Sequence[str] | None = None,
+                     max_records: int = SEARCH_MAX) -> list[Record]:
+        """All matches (paged), [] on 204. Search reads an index: a just-written record can be missing."""
+        found: list[Record] = []
+        page = 1
+        while len(found) < max_records:
+            params: dict[str, str | int] = {"criteria": criteria, "page": page, "per_page": SEARCH_PAGE}
+            if fields:
+                params["fields"] = ",".join(fields)
+            resp = await self._send("search", "GET", f"{module}/search", params=params, cost=1)
+            if resp.status_code == 204:
+                break
+            payload = _error_body(resp)
+            if resp.status_code != 200 or "data" not in payload:
+                raise self._request_error(resp, payload)
+            found.extend(payload["data"])
+            if not payload.get("info", {}).get("more_records"):
+                break
+            page += 1
+        return found[:max_records]
+
+    # -- transport ----------------------------------------------------------------------------------------
+
+    async def _send(self, operation: str, method: str, path: str, *, cost: int,
+                    params: dict[str, Any] | None = None, json: dict[str, Any] | None = None) -> httpx.Response:
+        tenant = self.account.tenant
+        rate_limited = transient = 0
+        reauthorised = False
+        while True:
+            try:
+                token = await self.tokens.token()
+                resp = await self._http.request(method, f"{self._base}/{path}", params=params, json=json,
+                                                headers={"Authorization": f"Zoho-oauthtoken {token}"})
+            except httpx.TransportError as exc:
+                reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+                metrics.CALLS.labels(tenant=tenant, operation=operation, status=reason).inc()
+                transient += 1
+                await self._pause(operation, reason, transient, self.settings.transient_attempts, None, None)
+                continue
+            status = resp.status_code
+            metrics.CALLS.labels(tenant=tenant, operation=operation, status=str(status)).inc()
+            if (remaining := resp.headers.get("X-API-CREDITS-REMAINING")) is not None:
+                metrics.CREDITS_REMAINING.labels(tenant=tenant).set(float(remaining))
+            code = _error_body(resp).get("code") if status >= 400 else None
+            if status == 401 and code == "INVALID_TOKEN" and not reauthorised:
+                # Expired early or revoked: one fresh token, one retry of this call.
+                reauthorised = True
+                self.tokens.invalidate(token)
+                metrics.RETRIES.labels(tenant=tenant, operation=operation, reason="invalid_token").inc()
+                continue
+            if status == 401:
+                raise ZohoAuthError(f"Zoho rejected the access token of {tenant}: {code}", code=code)
+            if status == 429:
+                metrics.RATE_LIMITED.labels(tenant=tenant).inc()
+                rate_limited += 1
+                await self._pause(operation, "rate_limited", rate_limited, self.settings.rate_limited_attempts,
+                                  status, code)
+                continue
+            if status >= 500:
+                transient += 1
+                await self._pause(operation, "server_error", transient, self.settings.transient_attempts,
+                                  status, code)
+                continue
+            metrics.CREDITS.labels(tenant=tenant).inc(cost)
+            return resp
+
+    async def _pause(self, operation: str, reason: str, attempt: int, allowed: int, status: int | None,
+                     code: str | None) -> None:
+        if attempt >= allowed:
+            log.warning("zoho call gave up", extra={"tenant": self.account.tenant, "operation": operation,
+                                                    "reason": reason, "attempts": attempt, "status": status})
+            raise ZohoRetriesExhausted(operation, attempt, reason, status, code)
+        metrics.RETRIES.labels(tenant=self.account.tenant, operation=operation, reason=reason).inc()
+        await asyncio.sleep(self._backoff.delay(attempt, self._rng))
+
+    @staticmethod
+    def _request_error(resp: httpx.Response, payload: dict[str, Any]) -> ZohoRequestError:
+        return ZohoRequestError(resp.status_code, payload.get("code"), str(payload.get("message", resp.text[:200])),
+                                payload.get("details") if isinstance(payload.get("details"), dict) else None)
+
+
+class ZohoClientPool:
+    """One client (and so one token) per tenant, sharing one connection pool."""
+
+    def __init__(self, accounts: Sequence[ZohoAccount], settings: ClientSettings | None = None) -> None:
+        self.settings = settings or ClientSettings()
+        self._http = httpx.AsyncClient(timeout=self.settings.timeout_s)
+        self._clients = {a.tenant: ZohoClient(a, self.settings, http=self._http) for a in accounts}
+
+    def for_tenant(self, tenant: str) -> ZohoClient:
+        return self._clients[tenant]
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
