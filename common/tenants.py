@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +45,8 @@ class TenantSecrets(BaseModel):
     moodle_webhook_secret: str = Field(description="Standard Webhooks secret, `whsec_<base64>`")
     zoho_webhook_token: str = Field(description="Shared token Zoho workflow webhooks carry")
     zoho_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_ZOHO_MODULES))
+    # Overrides of the default Zoho field mapping (streams.tenants.TenantMapping), for customised orgs.
+    mapping: dict[str, Any] = Field(default_factory=dict)
 
 
 class TenantsConfig(BaseModel):

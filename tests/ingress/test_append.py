@@ -90,7 +90,7 @@ def test_moodle_signed_event_is_stored_with_its_webhook_id(infra: Infra, ingress
 def test_same_key_lands_on_the_partition_faust_would_choose(infra: Infra, ingress: Service,
                                                             tenants: dict[str, TenantCreds]) -> None:
     # aiokafka's default partitioner is Java-compatible murmur2; the ingress must agree.
-    from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
+    from aiokafka.partitioner import DefaultPartitioner
 
     partitioner = DefaultPartitioner()
     for i in range(8):

@@ -1,0 +1,106 @@
+"""Stage 3, keyed by tenant/Moodle user id: links to students, Moodle users, Moodle grades waiting for a link."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import time
+
+import faust
+
+from streams import waiting
+from streams.app import WAITING, app, config, links, moodle_pending, moodle_topic, moodle_users, person_topic
+from streams.emit import dead, emit
+from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
+from streams.ticks import partition_of
+
+MAX_WAITING_PER_USER = 1000
+
+
+async def _emit_user(key: str, value: bytes, student: str | None, method: str | None) -> None:
+    user = event_from_avro(value)
+    payload = dict(user.payload or {})
+    if student:
+        payload["student_id"] = student
+        payload["link_method"] = method
+    await emit(dataclasses.replace(user, payload=payload if user.payload is not None else None))
+
+
+async def _release(key: str, student: str) -> None:
+    tenant = key.split("/", 1)[0]
+    for item in moodle_pending.get(key) or []:
+        await person_topic.send(key=f"{tenant}/{student}".encode(), value=waiting.value_of(item),
+                                headers={KIND: b"grade"})
+    if moodle_pending.get(key):
+        del moodle_pending[key]
+
+
+async def _expire(partition: int) -> None:
+    now = int(time.time() * 1000)
+    count = 0
+    for key, items in list(moodle_pending.items()):
+        if key == "tick" or partition_of(key) != partition:
+            continue
+        keep = []
+        for item in items:
+            if now - item["at"] > config.pending_expiry_s * 1000:
+                ev = event_from_avro(waiting.value_of(item))
+                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"],
+                                          "no Zoho student is linked to this Moodle user"))
+            else:
+                keep.append(item)
+        if len(keep) != len(items):
+            if keep:
+                moodle_pending[key] = keep
+            else:
+                del moodle_pending[key]
+        count += len(keep)
+    WAITING.labels("moodle", str(partition)).set(count)
+
+
+@app.agent(moodle_topic, concurrency=1)
+async def moodle_side(stream: faust.StreamT[bytes]) -> None:
+    async for event in stream.events():
+        kind = header(event.headers, KIND)
+        if kind == "tick":
+            await _expire(event.message.partition)
+            continue
+        key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+        value = event.value
+        if kind == "link":
+            student = header(event.headers, STUDENT)
+            method = "email" if header(event.headers, EMAIL) else "student_moodle_id"
+            if not student:
+                continue
+            current = links.get(key)
+            if current is None or current["student"] != student:
+                links[key] = {"student": student, "method": method}
+                user = moodle_users.get(key)
+                if user:
+                    await _emit_user(key, base64.b64decode(user), student, method)
+            await _release(key, student)
+        elif kind == "user":
+            moodle_users[key] = base64.b64encode(value).decode()
+            student = header(event.headers, STUDENT)
+            link = links.get(key)
+            if student and (link is None or link["student"] != student):
+                link = {"student": student, "method": "email"}
+                links[key] = link
+            await _emit_user(key, value, link["student"] if link else None, link["method"] if link else None)
+            if link:
+                await _release(key, link["student"])
+        elif kind == "enrollment":
+            await emit(event_from_avro(value))
+        elif kind == "grade":
+            link = links.get(key)
+            ev = event_from_avro(value)
+            if link:
+                await person_topic.send(key=f"{ev.tenant}/{link['student']}".encode(), value=value,
+                                        headers={KIND: b"grade"})
+                continue
+            items = moodle_pending.get(key) or []
+            if len(items) >= MAX_WAITING_PER_USER:
+                await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
+                continue
+            moodle_pending[key] = waiting.add(items, waiting.entry("grade", value, ["student"],
+                                                                  int(time.time() * 1000)), ev)

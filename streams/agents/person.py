@@ -1,0 +1,194 @@
+"""Stage 4, keyed by tenant/student id: the joins. Reference data arrives on every partition.
+
+A grade leaves as `GradeRecorded` only when its student, class → unit → program and
+registration (student × program) exist; until then it waits here, and is re-checked the
+moment any of those arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import faust
+
+from streams import waiting
+from streams.app import (
+    WAITING,
+    app,
+    config,
+    person_pending,
+    person_topic,
+    refs,
+    registrations,
+    students,
+    waiting_on,
+)
+from streams.emit import dead, emit
+from streams.events import CanonicalEvent
+from streams.joins import ref_waits, resolve
+from streams.messages import KIND, event_from_avro, header
+from streams.ticks import partition_of
+
+MAX_WAITING_PER_STUDENT = 1000
+# Only the fields the joins read are kept per reference record.
+REF_FIELDS = {
+    "class": ("name", "unit_id", "program_id", "moodle_course_id"),
+    "unit": ("name", "program_id"),
+    "program": ("name",),
+    "teacher": ("name",),
+}
+
+
+def _lookup(tenant: str) -> Any:
+    def lookup(kind: str, ident: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = refs.get(f"{tenant}/{kind}/{ident}")
+        return found
+
+    return lookup
+
+
+def _store_ref(ev: CanonicalEvent) -> None:
+    key = f"{ev.tenant}/{ev.entity}/{ev.entity_id}"
+    previous = refs.get(key)
+    if ev.deleted:
+        if previous is not None:
+            del refs[key]
+        return
+    if previous is not None and previous.get("_v", 0) > ev.source_version:
+        return
+    payload = ev.payload or {}
+    stored = {f: payload.get(f) for f in REF_FIELDS[ev.entity]}
+    stored["_v"] = ev.source_version
+    refs[key] = stored
+    if ev.entity == "class" and payload.get("moodle_course_id"):
+        refs[f"{ev.tenant}/course/{payload['moodle_course_id']}"] = {"class_id": ev.entity_id}
+
+
+async def _try(student_key: str, ev: CanonicalEvent, value: bytes, kind: str) -> list[str]:
+    """Emit `ev` if its dependencies exist; return what is still missing."""
+    payload = ev.payload or {}
+    tenant, student = student_key.split("/", 1)
+    programs: dict[str, str] = registrations.get(student_key) or {}
+    filled, missing = resolve(ev.entity, payload, students.get(student_key) is not None, programs, _lookup(tenant))
+    if filled is None:
+        return missing
+    filled["student_id"] = student
+    event_type = "GradeRecorded" if ev.entity == "grade" else ev.event_type
+    await emit(dataclasses.replace(ev, payload=filled, event_type=event_type))
+    return []
+
+
+async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, missing: list[str]) -> None:
+    items = person_pending.get(student_key) or []
+    if len(items) >= MAX_WAITING_PER_STUDENT:
+        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, missing, "too many records waiting for this student"))
+        return
+    person_pending[student_key] = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
+    tenant = student_key.split("/", 1)[0]
+    for ref in ref_waits(missing):
+        wkey = f"{tenant}/{ref}"
+        sids = waiting_on.get(wkey) or []
+        if student_key not in sids:
+            waiting_on[wkey] = [*sids, student_key]
+
+
+async def _recheck(student_key: str) -> None:
+    items = person_pending.get(student_key)
+    if not items:
+        return
+    keep = []
+    for item in items:
+        value = waiting.value_of(item)
+        ev = event_from_avro(value)
+        missing = await _try(student_key, ev, value, item["k"])
+        if missing:
+            item = {**item, "m": missing}
+            keep.append(item)
+            tenant = student_key.split("/", 1)[0]
+            for ref in ref_waits(missing):
+                wkey = f"{tenant}/{ref}"
+                sids = waiting_on.get(wkey) or []
+                if student_key not in sids:
+                    waiting_on[wkey] = [*sids, student_key]
+    if keep:
+        person_pending[student_key] = keep
+    else:
+        del person_pending[student_key]
+
+
+async def _expire(partition: int) -> None:
+    now = int(time.time() * 1000)
+    count = 0
+    for key, items in list(person_pending.items()):
+        if partition_of(key) != partition:
+            continue
+        keep = []
+        for item in items:
+            if now - item["at"] > config.pending_expiry_s * 1000:
+                ev = event_from_avro(waiting.value_of(item))
+                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"],
+                                          f"dependencies never arrived: {', '.join(item['m'])}"))
+            else:
+                keep.append(item)
+        if len(keep) != len(items):
+            if keep:
+                person_pending[key] = keep
+            else:
+                del person_pending[key]
+        count += len(keep)
+    WAITING.labels("person", str(partition)).set(count)
+
+
+@app.agent(person_topic, concurrency=1)
+async def person(stream: faust.StreamT[bytes]) -> None:
+    async for event in stream.events():
+        kind = header(event.headers, KIND) or ""
+        if kind == "tick":
+            await _expire(event.message.partition)
+            continue
+        key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+        value = event.value
+        ev = event_from_avro(value)
+        if kind == "ref":
+            _store_ref(ev)
+            if event.message.partition == 0:
+                # Every partition holds the record; one of them publishes it.
+                await emit(ev)
+            wake: set[str] = set()
+            for wkey in (f"{ev.tenant}/{ev.entity}/{ev.entity_id}",
+                         f"{ev.tenant}/course/{(ev.payload or {}).get('moodle_course_id')}"):
+                sids = waiting_on.get(wkey)
+                if sids:
+                    del waiting_on[wkey]
+                    wake.update(sids)
+            for student_key in sorted(wake):
+                await _recheck(student_key)
+            continue
+        if kind == "student":
+            if ev.deleted:
+                if students.get(key) is not None:
+                    del students[key]
+            else:
+                students[key] = {"v": ev.source_version}
+            await emit(ev)
+            await _recheck(key)
+            continue
+        if kind == "registration":
+            payload = ev.payload or {}
+            programs = dict(registrations.get(key) or {})
+            if ev.deleted:
+                programs = {p: r for p, r in programs.items() if r != ev.entity_id}
+            elif payload.get("program_id"):
+                programs[payload["program_id"]] = ev.entity_id
+            registrations[key] = programs
+            await emit(ev)
+            await _recheck(key)
+            continue
+        if ev.deleted:
+            await emit(ev)
+            continue
+        missing = await _try(key, ev, value, kind)
+        if missing:
+            await _wait(key, ev, value, kind, missing)

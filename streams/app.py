@@ -1,0 +1,101 @@
+"""The faust application: topics, state tables and metrics shared by the stages in streams/agents/.
+
+Journey of a raw body (every hop is a co-partitioned topic, so each stage's state is local):
+
+    raw.zoho, raw.moodle ─ intake ─┬─> deadletter                          (invalid, unparseable)
+                                   ├─> <app>-identity  key tenant/email    (students' emails, Moodle users)
+                                   ├─> <app>-moodle    key tenant/user id  (Moodle grades, enrolments, links)
+                                   └─> <app>-person    key tenant/student  (students, registrations, payments,
+                                                                            enrollments, grades; reference data
+                                                                            broadcast to every partition)
+    identity ─> moodle (links, users) ─> person (linked Moodle grades) ─> canonical.* topics
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+from prometheus_client import Counter, Gauge
+
+from common.settings import get_settings
+from common.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
+from streams.config import StreamsSettings
+
+settings = get_settings()
+config = StreamsSettings()
+PARTITIONS = settings.topic_partitions
+
+app = faust.App(
+    config.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap()}",
+    store="rocksdb://",
+    datadir=str(config.datadir),
+    topic_partitions=PARTITIONS,
+    topic_replication_factor=settings.topic_replication,
+    processing_guarantee="at_least_once",
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=10,
+    broker_rebalance_timeout=10,
+    broker_heartbeat_interval=2,
+    broker_commit_interval=1.0,
+    web_port=config.web_port,
+    web_bind="127.0.0.1",
+    table_cleanup_interval=60.0,
+    # Table keys and values are JSON; topics set their own (raw bytes) serializers.
+    key_serializer="json",
+    value_serializer="json",
+)
+
+
+def _bytes_topic(name: str, internal: bool = False) -> faust.TopicT:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=PARTITIONS,
+        internal=internal,
+    )
+
+
+raw_topics = app.topic(
+    RAW_ZOHO, RAW_MOODLE, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+identity_topic = _bytes_topic(f"{config.app_id}-identity", internal=True)
+moodle_topic = _bytes_topic(f"{config.app_id}-moodle", internal=True)
+person_topic = _bytes_topic(f"{config.app_id}-person", internal=True)
+deadletter_topic = _bytes_topic(DEADLETTER)
+canonical_topics = {entity: _bytes_topic(canonical(entity)) for entity in CANONICAL_ENTITIES}
+
+
+def table(name: str) -> faust.types.TableT:
+    return app.Table(name, default=None, partitions=PARTITIONS)
+
+
+# Intake: delivery ids seen recently (by event time), bounded by window expiry.
+deliveries = app.Table("deliveries", default=int, partitions=PARTITIONS).tumbling(
+    timedelta(seconds=config.delivery_dedupe_s), expires=timedelta(seconds=2 * config.delivery_dedupe_s)
+)
+
+# Identity: tenant/email -> {"student_id", "moodle_user_ids"}.
+identities = table("identities")
+# Moodle side: tenant/moodle user id -> link, last user event, waiting grades.
+links = table("links")
+moodle_users = table("moodle-users")
+moodle_pending = table("moodle-pending")
+# Person side, keyed tenant/student id; reference data copied to every partition.
+students = table("students")
+registrations = table("registrations")
+person_pending = table("person-pending")
+refs = table("refs")
+waiting_on = table("waiting-on")
+# Last emitted fingerprint and version per tenant/entity/id, for unchanged and out-of-date records.
+emitted = table("emitted")
+
+EVENTS_IN = Counter("streams_raw_records_total", "Raw records read", ["topic"])
+EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted", ["entity", "event_type"])
+DEAD_LETTERS = Counter("streams_dead_letters_total", "Dead letters written", ["reason"])
+DROPPED = Counter("streams_dropped_total", "Records that produced nothing new", ["why"])
+WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", ["stage", "partition"])

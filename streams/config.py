@@ -1,0 +1,25 @@
+"""Settings of the stream processors (environment variables, like every service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.settings import PROJECT_ROOT
+
+
+class StreamsSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    # A new app id is a new generation: it re-reads raw.* from offset 0 with fresh state.
+    app_id: str = Field(default="mzsync-streams-v1", alias="STREAMS_APP_ID")
+    datadir: Path = Field(default=PROJECT_ROOT / ".stack" / "streams", alias="STREAMS_DATADIR")
+    web_port: int = Field(default=6066, alias="STREAMS_WEB_PORT")
+    # A record waiting for a dependency leaves as a dead letter after this long.
+    pending_expiry_s: int = Field(default=30 * 24 * 3600, alias="PENDING_EXPIRY_S")
+    # Per tenant and partition; beyond it new waiting records go to the dead-letter topic.
+    pending_cap: int = Field(default=50_000, alias="PENDING_CAP")
+    tick_interval_s: float = Field(default=30.0, alias="STREAMS_TICK_INTERVAL_S")
+    delivery_dedupe_s: int = Field(default=24 * 3600, alias="DELIVERY_DEDUPE_S")

@@ -1,0 +1,42 @@
+"""Writing out: canonical events (unless unchanged or out of date) and dead letters."""
+
+from __future__ import annotations
+
+from streams.app import DEAD_LETTERS, DROPPED, EVENTS_OUT, canonical_topics, deadletter_topic, emitted
+from streams.events import CanonicalEvent, DeadLetter
+
+
+def entity_key(event: CanonicalEvent) -> str:
+    if event.entity == "grade" and event.payload:
+        # Every attempt is history of its own: attempt 2 never hides a late attempt 1.
+        return f"{event.tenant}/grade/{event.entity_id}#{event.payload.get('attempt_number') or 1}"
+    return f"{event.tenant}/{event.entity}/{event.entity_id}"
+
+
+def is_news(event: CanonicalEvent) -> bool:
+    """Whether the event changes what was last emitted for its entity (same fingerprint → no)."""
+    last = emitted.get(entity_key(event))
+    if last is None:
+        return True
+    if last["fp"] == event.fingerprint and last["del"] == event.deleted:
+        DROPPED.labels("unchanged").inc()
+        return False
+    if event.source_version < last["v"]:
+        # An older version arriving late never overwrites a newer one.
+        DROPPED.labels("out_of_date").inc()
+        return False
+    return True
+
+
+async def emit(event: CanonicalEvent) -> None:
+    """Send `event` if it is news; the caller has filled its join ids."""
+    if not is_news(event):
+        return
+    await canonical_topics[event.entity].send(key=event.key, value=event.to_avro())
+    emitted[entity_key(event)] = {"fp": event.fingerprint, "v": event.source_version, "del": event.deleted}
+    EVENTS_OUT.labels(event.entity, event.event_type).inc()
+
+
+async def dead(letter: DeadLetter) -> None:
+    await deadletter_topic.send(key=letter.key, value=letter.to_avro())
+    DEAD_LETTERS.labels(letter.reason).inc()

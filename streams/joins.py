@@ -1,0 +1,90 @@
+"""Which dependencies a record still lacks, and its join ids once it lacks none (pure functions).
+
+`Refs` answers reference-data lookups ("class", id) → stored fields; the stages keep it
+in partition-local tables, so the same functions run in any worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Lookup = Callable[[str, str], dict[str, Any] | None]
+
+
+def _chain(payload: dict[str, Any], lookup: Lookup, missing: list[str]) -> dict[str, Any]:
+    """class → unit → program for a grade; the ids found so far, and what is missing."""
+    found: dict[str, Any] = {}
+    class_id = payload.get("class_id")
+    if not class_id and payload.get("moodle_course_id"):
+        course = lookup("course", str(payload["moodle_course_id"]))
+        if course is None:
+            missing.append(f"course:{payload['moodle_course_id']}")
+            return found
+        class_id = course["class_id"]
+    if not class_id:
+        missing.append("class:?")
+        return found
+    cls = lookup("class", class_id)
+    if cls is None:
+        missing.append(f"class:{class_id}")
+        return found
+    found["class_id"] = class_id
+    found["class_name"] = payload.get("class_name") or cls.get("name")
+    unit_id = cls.get("unit_id") or payload.get("unit_id")
+    if not unit_id:
+        missing.append("unit:?")
+        return found
+    unit = lookup("unit", unit_id)
+    if unit is None:
+        missing.append(f"unit:{unit_id}")
+        return found
+    found["unit_id"] = unit_id
+    found["unit_name"] = payload.get("unit_name") or unit.get("name")
+    program_id = unit.get("program_id") or cls.get("program_id")
+    if not program_id:
+        missing.append("program:?")
+        return found
+    if lookup("program", program_id) is None:
+        missing.append(f"program:{program_id}")
+        return found
+    found["program_id"] = program_id
+    return found
+
+
+def resolve(entity: str, payload: dict[str, Any], student_known: bool, programs: dict[str, str],
+            lookup: Lookup) -> tuple[dict[str, Any] | None, list[str]]:
+    """Return (payload with join ids, []) when every dependency exists, else (None, what is missing).
+
+    `programs` maps the student's program ids to their registration ids.
+    """
+    missing: list[str] = [] if student_known else ["student"]
+    filled = dict(payload)
+    if entity == "grade":
+        filled.update(_chain(payload, lookup, missing))
+        program_id = filled.get("program_id")
+        if program_id and not missing:
+            reg = programs.get(program_id)
+            if reg is None:
+                missing.append(f"registration:{program_id}")
+            else:
+                filled["registration_id"] = reg
+    elif entity == "enrollment":
+        class_id = payload.get("class_id")
+        if not class_id or lookup("class", class_id) is None:
+            missing.append(f"class:{class_id or '?'}")
+    elif entity == "payment":
+        reg_id = payload.get("registration_id")
+        if not reg_id or reg_id not in programs.values():
+            missing.append(f"registration_id:{reg_id or '?'}")
+    return (None, missing) if missing else (filled, [])
+
+
+def ref_waits(missing: list[str]) -> list[str]:
+    """The reference-data keys (kind/id) whose arrival should wake a waiting record."""
+    out = []
+    for item in missing:
+        kind, _, ident = item.partition(":")
+        if kind in ("class", "unit", "program", "course") and ident and ident != "?":
+            out.append(f"{kind}/{ident}")
+    return out

@@ -1,0 +1,58 @@
+"""Records waiting for a dependency: bounded per tenant, expired into the dead-letter topic."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from streams.events import CanonicalEvent, DeadLetter, FieldError
+from streams.messages import event_from_avro
+
+UNRESOLVED = "unresolved_dependency"
+OVER_CAPACITY = "waiting_capacity_exceeded"
+
+
+def entry(kind: str, value: bytes, missing: list[str], now_ms: int) -> dict[str, Any]:
+    return {"k": kind, "v": base64.b64encode(value).decode(), "m": missing, "at": now_ms}
+
+
+def value_of(item: dict[str, Any]) -> bytes:
+    return base64.b64decode(item["v"])
+
+
+def add(items: list[dict[str, Any]], new: dict[str, Any], event: CanonicalEvent) -> list[dict[str, Any]]:
+    """Append, replacing an older wait for the same entity (the newer version is the one that matters)."""
+    kept = []
+    for item in items:
+        other = event_from_avro(value_of(item))
+        if other.entity == event.entity and other.entity_id == event.entity_id and _attempt(other) == _attempt(event):
+            if other.source_version > event.source_version:
+                return items
+            continue
+        kept.append(item)
+    return [*kept, new]
+
+
+def _attempt(event: CanonicalEvent) -> object:
+    return (event.payload or {}).get("attempt_number")
+
+
+def letter(event: CanonicalEvent, reason: str, missing: list[str], message: str) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        message=message,
+        tenant=event.tenant,
+        source=event.origin,
+        kind=event.entity,
+        raw=event.raw,
+        received_at_ms=event.received_at_ms,
+        body=event.to_avro(),
+        dead_letter_id=hashlib.sha256(f"{event.event_id}|{reason}".encode()).hexdigest(),
+        errors=tuple(FieldError(dep, "not found") for dep in missing),
+        record_index=event.record_index,
+        record_id=event.entity_id,
+        delivery_id=event.delivery_id,
+        content_type="avro/binary",
+        occurred_at_ms=event.occurred_at_ms,
+    )
