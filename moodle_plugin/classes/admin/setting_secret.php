@@ -16,6 +16,7 @@
 
 namespace local_moodle_zoho_sync\admin;
 
+use local_moodle_zoho_sync\local\invalid_secret;
 use local_moodle_zoho_sync\local\signer;
 
 defined('MOODLE_INTERNAL') || die();
@@ -43,7 +44,7 @@ class setting_secret extends \admin_setting_configpasswordunmask {
         }
         try {
             signer::key($data);
-        } catch (\invalid_parameter_exception $e) {
+        } catch (invalid_secret $e) {
             return get_string('error:secretformat', 'local_moodle_zoho_sync');
         }
         return str_starts_with($data, 'whsec_') ? true : get_string('error:secretformat', 'local_moodle_zoho_sync');

@@ -96,7 +96,7 @@ class delivery {
             $request = self::build_request($row, $now);
         } catch (payload_unavailable $e) {
             return self::failed($row, $e->getMessage(), null, null, false, $now);
-        } catch (\invalid_parameter_exception $e) {
+        } catch (invalid_secret $e) {
             // The secret is not valid base64: nothing will change until an administrator fixes it.
             return self::failed($row, $e->getMessage(), null, null, false, $now);
         } catch (\Throwable $e) {

@@ -35,7 +35,7 @@ class signer {
      *
      * @param string $secret "whsec_<base64>" (the prefix is optional, as in the reference libraries).
      * @return string The raw key bytes.
-     * @throws \invalid_parameter_exception When the secret is not valid base64.
+     * @throws invalid_secret When the secret is not valid base64.
      */
     public static function key(string $secret): string {
         $encoded = trim($secret);
@@ -44,7 +44,7 @@ class signer {
         }
         $key = base64_decode($encoded, true);
         if ($key === false || $key === '') {
-            throw new \invalid_parameter_exception('The shared secret must be whsec_ followed by base64');
+            throw new invalid_secret();
         }
         return $key;
     }
