@@ -1,0 +1,137 @@
+"""Run the emulator as a real HTTP server (subprocess) and a tiny webhook receiver, for both test packages."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.infra import free_port, start_service, stop_service
+
+CLIENT_ID = "1000.EMULATORCLIENT"
+CLIENT_SECRET = "emulator-client-secret"
+REFRESH_TOKEN = "1000.emulator-refresh-token"
+WEBHOOK_TOKEN = "default-zoho-token-0123456789"
+TIGHT = {"tenant": "tight", "client_id": "1000.TIGHT", "client_secret": "tight-secret",
+         "refresh_token": "1000.tight-refresh", "id_prefix": "5725767", "concurrency": 3, "sub_concurrency": 1,
+         "daily_credits": 20}
+
+
+@dataclass
+class Delivery:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    url: str
+    deliveries: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.deliveries.clear()
+
+    def snapshot(self) -> list[Delivery]:
+        with self.lock:
+            return list(self.deliveries)
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[Receiver]:
+    port = free_port()
+    receiver = Receiver(f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+            parts = urlsplit(self.path)
+            with receiver.lock:
+                receiver.deliveries.append(Delivery(parts.path, parse_qs(parts.query),
+                                                    {k.lower(): v for k, v in self.headers.items()}, json.loads(raw)))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Emulator:
+    url: str
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = httpx.request(method, f"{self.url}/__emulator/{path}", timeout=10, **kwargs)
+        resp.raise_for_status()
+        return resp.json()
+
+    def reset(self) -> None:
+        self.admin("POST", "reset")
+
+    def faults(self, **faults: Any) -> Any:
+        return self.admin("POST", "faults", json=faults)
+
+    def advance(self, seconds: float) -> None:
+        self.admin("POST", "clock", json={"advance_s": seconds})
+
+    def records(self, module: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        params = {"tenant": tenant} if tenant else {}
+        return list(self.admin("GET", f"records/{module}", params=params)["data"])
+
+    def calls(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        params = {"tenant": tenant} if tenant else {}
+        return list(self.admin("GET", "calls", params=params)["calls"])
+
+    def token(self, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET, refresh: str = REFRESH_TOKEN) -> str:
+        resp = httpx.post(f"{self.url}/oauth/v2/token", params={
+            "grant_type": "refresh_token", "client_id": client_id, "client_secret": secret, "refresh_token": refresh})
+        return str(resp.json()["access_token"])
+
+    def metric(self, line_prefix: str) -> float:
+        for line in httpx.get(f"{self.url}/metrics").text.splitlines():
+            if line.startswith(line_prefix):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+
+def emulator_config(ingress_url: str) -> dict[str, Any]:
+    return {
+        "orgs": [{"tenant": "default", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                  "refresh_token": REFRESH_TOKEN, "webhook_token": WEBHOOK_TOKEN}, TIGHT],
+        "webhooks": {"ingress_url": ingress_url},
+        "faults": {"timeout_s": 1.5, "seed": 7},
+    }
+
+
+@contextmanager
+def running_emulator(config: dict[str, Any], workdir: Path) -> Iterator[Emulator]:
+    port = free_port()
+    config_file = workdir / "emulator.json"
+    config_file.write_text(json.dumps(config))
+    url = f"http://127.0.0.1:{port}"
+    proc = start_service("stack.zoho_emulator", {}, workdir / "emulator.log", f"{url}/healthz",
+                         args=["--port", str(port), "--config", str(config_file)])
+    try:
+        yield Emulator(url)
+    finally:
+        stop_service(proc)
