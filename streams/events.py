@@ -16,6 +16,8 @@ UNKNOWN_MODULE = "unknown_module"
 UNKNOWN_EVENT = "unknown_event"
 POINTER_WITHOUT_DATA = "pointer_without_data"
 UNSUPPORTED_OPERATION = "unsupported_operation"
+# A batch with no records: nothing to map, but every accepted body must end somewhere visible.
+NO_RECORDS = "no_records"
 INTERNAL_ERROR = "internal_error"
 
 

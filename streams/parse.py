@@ -22,6 +22,7 @@ from streams.bodies import BodyError, decode_body
 from streams.events import (
     INTERNAL_ERROR,
     INVALID_RECORD,
+    NO_RECORDS,
     POINTER_WITHOUT_DATA,
     UNKNOWN_EVENT,
     UNKNOWN_MODULE,
@@ -203,6 +204,8 @@ def _zoho_pointer(given: _Input, entity: str, obj: dict[str, Any]) -> list[Parse
 
 def _zoho_records(given: _Input, mapping: TenantMapping, entity: str, records: list[Any],
                   operation: Literal["upsert", "delete"], timestamp: int | None, *, batch: bool) -> list[Parsed]:
+    if not records:
+        return [given.dead(NO_RECORDS, "the batch holds no records", occurred_at_ms=timestamp)]
     out: list[Parsed] = []
     for index, record in enumerate(records):
         # A failed batch record carries its own bytes; the raw position points at the whole body.
