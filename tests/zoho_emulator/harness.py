@@ -20,7 +20,7 @@ CLIENT_ID = "1000.EMULATORCLIENT"
 CLIENT_SECRET = "emulator-client-secret"
 REFRESH_TOKEN = "1000.emulator-refresh-token"
 WEBHOOK_TOKEN = "default-zoho-token-0123456789"
-TIGHT = {"tenant": "tight", "client_id": "1000.TIGHT", "client_secret": "tight-secret",
+TIGHT: dict[str, Any] = {"tenant": "tight", "client_id": "1000.TIGHT", "client_secret": "tight-secret",
          "refresh_token": "1000.tight-refresh", "id_prefix": "5725767", "concurrency": 3, "sub_concurrency": 1,
          "daily_credits": 20}
 
@@ -54,7 +54,7 @@ def webhook_receiver() -> Iterator[Receiver]:
     receiver = Receiver(f"http://127.0.0.1:{port}")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", 0)))
             parts = urlsplit(self.path)
             with receiver.lock:

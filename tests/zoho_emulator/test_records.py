@@ -141,7 +141,7 @@ def test_put_single_record_by_url(api: httpx.Client) -> None:
 
 def test_upsert_inserts_then_updates_by_unique_field(api: httpx.Client, emulator: Emulator) -> None:
     student = _new_student(api, 1)
-    body = {"data": [{"Student": {"id": student}, "Moodle_Grade_Composite_Key": "7_42", "Grade": "P"}],
+    body: dict[str, Any] = {"data": [{"Student": {"id": student}, "Moodle_Grade_Composite_Key": "7_42", "Grade": "P"}],
             "duplicate_check_fields": ["Moodle_Grade_Composite_Key"], "trigger": []}
     first = api.post("/BTEC_Grades/upsert", json=body)
     assert first.status_code == 200

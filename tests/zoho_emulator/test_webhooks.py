@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -47,7 +48,7 @@ def test_empty_trigger_fires_nothing(api: httpx.Client, receiver: Receiver, emul
 
 
 def test_upsert_update_and_delete_report_their_operation(api: httpx.Client, receiver: Receiver) -> None:
-    body = {"data": [{"Academic_Email": "u@c.test"}], "duplicate_check_fields": ["Academic_Email"]}
+    body: dict[str, Any] = {"data": [{"Academic_Email": "u@c.test"}], "duplicate_check_fields": ["Academic_Email"]}
     record_id = api.post("/BTEC_Students/upsert", json=body).json()["data"][0]["details"]["id"]
     body["data"][0]["City"] = "Amman"
     api.post("/BTEC_Students/upsert", json=body)
