@@ -161,6 +161,7 @@ namespace core\task {
                 $task = new $record->classname();
                 $task->set_custom_data_as_string($record->customdata);
                 $task->set_id($record->id);
+                $task->set_next_run_time($record->nextruntime);
                 $task->execute();
                 $DB->delete_records('task_adhoc', ['id' => $record->id]);
                 $ran++;
