@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from schemas.codec import encode
+from schemas.registry import registry
 
 Origin = Literal["zoho", "moodle"]
 
@@ -19,6 +21,14 @@ UNSUPPORTED_OPERATION = "unsupported_operation"
 # A batch with no records: nothing to map, but every accepted body must end somewhere visible.
 NO_RECORDS = "no_records"
 INTERNAL_ERROR = "internal_error"
+
+
+@cache
+def _payload_branch(schema_name: str) -> str:
+    """Full name of the payload record in today's schema."""
+    (payload,) = (f for f in registry().latest(schema_name).parsed["fields"] if f["name"] == "payload")
+    (record,) = (branch for branch in payload["type"] if isinstance(branch, dict))
+    return str(record["name"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +105,11 @@ class CanonicalEvent:
         }
 
     def to_avro(self) -> bytes:
-        return encode(self.schema_name, self.to_record())
+        record = self.to_record()
+        if self.payload is not None:
+            # Naming the union branch spares fastavro from trying the payload against each branch.
+            record["payload"] = (_payload_branch(self.schema_name), self.payload)
+        return encode(self.schema_name, record)
 
 
 @dataclass(frozen=True, slots=True)
