@@ -209,7 +209,7 @@ def _zoho_records(given: _Input, mapping: TenantMapping, entity: str, records: l
     out: list[Parsed] = []
     for index, record in enumerate(records):
         # A failed batch record carries its own bytes; the raw position points at the whole body.
-        own_body = _record_bytes(record) if batch else None
+        own_body = _record_bytes(record, given.body) if batch else None
         if not isinstance(record, dict):
             out.append(given.dead(INVALID_RECORD, "a record must be a JSON object",
                                   [FieldError("(record)", "expected an object", render(record))],
@@ -239,11 +239,12 @@ def _zoho_records(given: _Input, mapping: TenantMapping, entity: str, records: l
     return out
 
 
-def _record_bytes(record: Any) -> bytes:
+def _record_bytes(record: Any, whole_body: bytes) -> bytes:
     try:
         return orjson.dumps(record)
     except (TypeError, orjson.JSONEncodeError):
-        return b""
+        # Nested deeper than orjson writes: keep the whole body rather than lose the record.
+        return whole_body
 
 
 # ---------------------------------------------------------------- Moodle

@@ -163,10 +163,13 @@ def to_date(value: Any) -> date | None:
 
 
 def iso_to_ms(value: Any) -> int | None:
-    """An ISO 8601 date-time (Zoho sends `2026-11-02T09:14:03+03:00`) as epoch milliseconds.
-    Without an offset the time is taken as UTC."""
+    """An ISO 8601 date-time (Zoho sends `2026-11-02T09:14:03+03:00`) or an epoch number as epoch
+    milliseconds. Without an offset the time is taken as UTC."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**14:
+        # Zoho Functions may send epoch numbers: seconds below 10^11 (year 5138), else milliseconds.
+        return value * 1000 if value < 10**11 else value
     if not isinstance(value, str):
         raise ValueError("expected a date-time like 2026-11-02T09:14:03+03:00")
     try:

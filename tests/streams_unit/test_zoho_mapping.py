@@ -355,3 +355,10 @@ def test_zoho_grade_learning_outcomes_subform_merged_by_code() -> None:
     assert ev.payload is not None and ev.payload["attempt_number"] == 2
     assert [(lo["code"], lo["description"], lo["score"], lo["feedback"]) for lo in ev.payload["learning_outcomes"]] \
         == [("P1", "Explain", 1.0, "ok"), ("M1", None, 1.0, None)]
+
+
+def test_epoch_timestamps_are_accepted() -> None:
+    body = zoho_event("BTEC_Students", student(Modified_Time=1_793_600_043_000))
+    body["timestamp"] = 1_793_600_045
+    ev = one_event(parse("zoho", "BTEC_Students", body))
+    assert (ev.occurred_at_ms, ev.source_version) == (1_793_600_045_000, 1_793_600_043_000)
