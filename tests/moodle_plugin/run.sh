@@ -5,9 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PACKAGES=(php-cli phpunit php-sqlite3 php-curl php-xml php-mbstring libxml2-utils)
-if ! command -v php >/dev/null || ! command -v phpunit >/dev/null || ! command -v xmllint >/dev/null \
-    || ! php -m 2>/dev/null | grep -qx pdo_sqlite || ! php -m 2>/dev/null | grep -qx mbstring \
-    || ! php -m 2>/dev/null | grep -qx dom; then
+have_tools() {
+  command -v php >/dev/null && command -v phpunit >/dev/null && command -v xmllint >/dev/null || return 1
+  local modules
+  modules=$(php -m 2>/dev/null) || return 1
+  for module in pdo_sqlite mbstring dom curl; do
+    grep -qx "$module" <<<"$modules" || return 1
+  done
+}
+if ! have_tools; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "PHP test tools missing: install ${PACKAGES[*]} (as root)" >&2
     exit 1

@@ -24,10 +24,7 @@ abstract class plugin_testcase extends \PHPUnit\Framework\TestCase {
     }
 
     public static function new_database(): sqlite_moodle_database {
-        $db = new sqlite_moodle_database();
-        $db->create_from_sql_file(__DIR__ . '/../fixtures/core_schema.sql');
-        $db->create_from_install_xml(LOCAL_MZS_PLUGIN_DIR . '/db/install.xml');
-        return $db;
+        return test_new_database();
     }
 
     public static function default_config(): void {
@@ -41,16 +38,7 @@ abstract class plugin_testcase extends \PHPUnit\Framework\TestCase {
 
     /** Deliver an event to the observers registered for it in db/events.php, as Moodle's event manager does. */
     public static function dispatch(\core\event\base $event): int {
-        $observers = [];
-        require(LOCAL_MZS_PLUGIN_DIR . '/db/events.php');
-        $called = 0;
-        foreach ($observers as $observer) {
-            if ($observer['eventname'] === $event->eventname) {
-                call_user_func($observer['callback'], $event);
-                $called++;
-            }
-        }
-        return $called;
+        return test_dispatch_event($event);
     }
 
     protected function outbox_rows(): array {

@@ -305,3 +305,25 @@ class curl {
 require_once(__DIR__ . '/core_stubs.php');
 require_once(__DIR__ . '/privacy_stubs.php');
 require_once(__DIR__ . '/sqlite_database.php');
+
+/** A fresh SQLite $DB with Moodle's tables (fixtures/core_schema.sql) and the plugin's db/install.xml. */
+function test_new_database(): sqlite_moodle_database {
+    $db = new sqlite_moodle_database();
+    $db->create_from_sql_file(__DIR__ . '/../fixtures/core_schema.sql');
+    $db->create_from_install_xml(LOCAL_MZS_PLUGIN_DIR . '/db/install.xml');
+    return $db;
+}
+
+/** Deliver an event to the observers registered for it in db/events.php, as Moodle's event manager does. */
+function test_dispatch_event(\core\event\base $event): int {
+    $observers = [];
+    require(LOCAL_MZS_PLUGIN_DIR . '/db/events.php');
+    $called = 0;
+    foreach ($observers as $observer) {
+        if ($observer['eventname'] === $event->eventname) {
+            call_user_func($observer['callback'], $event);
+            $called++;
+        }
+    }
+    return $called;
+}
