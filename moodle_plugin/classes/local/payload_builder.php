@@ -124,7 +124,8 @@ class payload_builder {
             'role' => self::course_role((int) $ue->userid, (int) $ue->courseid, (int) $ue->roleid),
             'time_start' => (int) ($ue->timestart ?: $ue->timecreated),
             'time_end' => $ue->timeend ? (int) $ue->timeend : null,
-            'status' => (int) $ue->status === 0 ? 'active' : 'suspended',
+            // Moodle's user_enrolments.status: 0 active, 1 suspended.
+            'status' => (int) $ue->status,
             'enrol_method' => $ue->enrol,
         ];
     }
@@ -155,7 +156,8 @@ class payload_builder {
             'role' => $course ? (string) $course->roleshortname : '',
             'time_start' => (int) (($ue->timestart ?? 0) ?: ($ue->timecreated ?? 0)),
             'time_end' => empty($ue->timeend) ? null : (int) $ue->timeend,
-            'status' => 'deleted',
+            // The status the enrolment had when it was deleted; the event type says it is gone.
+            'status' => (int) ($ue->status ?? 0),
             'enrol_method' => (string) ($ue->enrol ?? $other['enrol'] ?? ''),
         ];
     }

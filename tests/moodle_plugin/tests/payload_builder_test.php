@@ -259,7 +259,7 @@ final class payload_builder_test extends plugin_testcase {
             'role' => 'student',
             'time_start' => 1762060500,
             'time_end' => null,
-            'status' => 'active',
+            'status' => 0,
             'enrol_method' => 'manual',
         ], $payload['data']);
     }
@@ -272,7 +272,7 @@ final class payload_builder_test extends plugin_testcase {
         $data = payload_builder::enrolment_data($ueid);
 
         $this->assertSame('teacher', $data['role']);
-        $this->assertSame('suspended', $data['status']);
+        $this->assertSame(1, $data['status'], 'suspended');
         $this->assertSame(1770000000, $data['time_end']);
     }
 
@@ -286,7 +286,7 @@ final class payload_builder_test extends plugin_testcase {
         $row = $this->outbox_row('enrollment_deleted', '\core\event\user_enrolment_deleted', 5521, (int) $this->student->id);
         $row->courseid = $this->course->id;
         $row->other = json_encode(['userenrolment' => ['id' => 5521, 'enrolid' => $this->course->manualenrolid,
-            'userid' => $this->student->id, 'timestart' => 1762060500, 'timeend' => 0, 'status' => 0,
+            'userid' => $this->student->id, 'timestart' => 1762060500, 'timeend' => 0, 'status' => 1,
             'courseid' => $this->course->id, 'enrol' => 'manual', 'lastenrol' => true], 'enrol' => 'manual']);
 
         $data = payload_builder::build($row)['data'];
@@ -299,7 +299,7 @@ final class payload_builder_test extends plugin_testcase {
             'role' => 'student',
             'time_start' => 1762060500,
             'time_end' => null,
-            'status' => 'deleted',
+            'status' => 1,
             'enrol_method' => 'manual',
         ], $data);
     }
