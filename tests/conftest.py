@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,19 @@ def tenants_file(tmp_path_factory: pytest.TempPathFactory, tenants: dict[str, Te
         t.name: {"moodle_webhook_secret": t.moodle_secret, "zoho_webhook_token": t.zoho_token} for t in tenants.values()
     }}))
     return path
+
+
+@pytest.fixture
+def fresh_tenant(tenants_file: Path) -> TenantCreds:
+    """A tenant of its own for one test, added to the live tenants file (services re-read it)."""
+    creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
+    config = json.loads(tenants_file.read_text())
+    config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret, "zoho_webhook_token": creds.zoho_token}
+    tmp = tenants_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config))
+    tmp.replace(tenants_file)
+    time.sleep(1.2)  # the ingress checks the file at most once a second
+    return creds
 
 
 @pytest.fixture(scope="session")

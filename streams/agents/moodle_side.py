@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import time
+import uuid
 
 import faust
 
@@ -19,11 +21,16 @@ MAX_WAITING_PER_USER = 1000
 
 async def _emit_user(key: str, value: bytes, student: str | None, method: str | None) -> None:
     user = event_from_avro(value)
-    payload = dict(user.payload or {})
-    if student:
-        payload["student_id"] = student
-        payload["link_method"] = method
-    await emit(dataclasses.replace(user, payload=payload if user.payload is not None else None))
+    if student and user.payload is not None:
+        # The link is part of what changed: it gets its own fingerprint and (deterministic) event id.
+        linked = f"{user.fingerprint}|{student}"
+        user = dataclasses.replace(
+            user,
+            payload={**user.payload, "student_id": student, "link_method": method},
+            fingerprint=hashlib.sha256(linked.encode()).hexdigest(),
+            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{user.event_id}|{student}")),
+        )
+    await emit(user)
 
 
 async def _release(key: str, student: str) -> None:

@@ -202,8 +202,10 @@ def _tenant_rules(
     warnings: list[str] = []
     for field, value in values.items():
         found = mapping.picklist(entity, field)
-        if found is None or not isinstance(value, str):
+        if found is None or value is None or isinstance(value, dict | list):
             continue
+        # A number is checked as its text: Status 12 is as wrong as Status "12".
+        value = value if isinstance(value, str) else str(value)
         picklist, index = found
         result = normalise(value.strip(), index)
         if result.status == "known":

@@ -84,7 +84,7 @@ class MoodleGradeData(BaseModel):
     raw_grade: OptFloat = None
     grade_max: OptFloat = None
     # BTEC grading form result, 1 Refer … 4 Distinction, when the assignment uses the scale.
-    scale_index: OptInt = None
+    scale_index: OptInt = _alias("scale_index", "btec_scale_index")
     # A letter set by the plugin's own tasks: RR (double refer), F (failed to submit).
     letter: Text = _alias("letter", "btec_grade")
     status: Text = _alias("status", "workflow_state")

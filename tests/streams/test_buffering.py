@@ -1,0 +1,151 @@
+"""Waiting records survive a killed worker, and bad records never stop their neighbours."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.conftest import TenantCreds
+from tests.infra import Infra, Service
+from tests.streams import college
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
+
+
+async def test_sigkill_while_grades_wait_releases_all_exactly_once(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.grade")
+    pid, uid, cid = college.new_id(), college.new_id(), college.new_id()
+    students = [(college.new_id(), college.new_id(), college.new_id()) for _ in range(30)]  # student, reg, grade
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for module, body in (("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
+                             ("BTEC_Classes", college.klass(cid, uid, pid))):
+            await sender.zoho(client, module, college.notification(module, body))
+        # Grades first: their students and registrations do not exist yet, so they wait.
+        for sid, _, gid in students:
+            await sender.zoho(client, "BTEC_Grades", college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid)))
+    await asyncio.sleep(6)  # the worker reads them and stores them as waiting
+    assert canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) == []
+
+    streams_run.kill("w1")
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for sid, rid, _ in students:
+            await sender.zoho(client, "BTEC_Students", college.notification(
+                "BTEC_Students", college.student(sid, f"k{sid}@college.example")))
+            await sender.zoho(client, "BTEC_Registrations", college.notification(
+                "BTEC_Registrations", college.registration(rid, sid, pid)))
+
+    def released() -> list[dict[str, Any]] | None:
+        grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
+        return grades if len(grades) >= len(students) else None
+
+    assert await wait_for(released, timeout=120), "buffered grades were not released after the restart"
+    await asyncio.sleep(3)
+    grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
+    assert sorted(g["entity_id"] for g in grades) == sorted(gid for _, _, gid in students)
+    assert {g["payload"]["registration_id"] for g in grades} == {rid for _, rid, _ in students}
+
+
+async def test_batch_of_100_with_7_invalid_gives_93_events_and_7_dead_letters(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.student", "deadletter")
+    records = [college.student(college.new_id(), f"b{i}@college.example") for i in range(100)]
+    bad = {3: ("Academic_Email", None), 17: ("Academic_Email", "not-an-email"), 29: ("Status", "Sleeping"),
+           41: ("First_Name", "A"), 55: ("Academic_Email", ""), 68: ("Status", 12), 90: ("Academic_Email", "x@")}
+    for index, (field, value) in bad.items():
+        if value is None:
+            records[index].pop(field)
+        else:
+            records[index][field] = value
+    streams_run.start("w1")
+    async with sender.client() as client:
+        await sender.zoho(client, "BTEC_Students", {"data": records})
+
+    def arrived() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+        events = canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name)
+        letters = deadletters(infra, start["deadletter"], fresh_tenant.name)
+        return (events, letters) if len(events) + len(letters) >= 100 else None
+
+    result = await wait_for(arrived, timeout=90)
+    assert result, "the batch was not processed"
+    events, letters = result
+    assert len(events) == 93 and len(letters) == 7
+    assert {e["entity_id"] for e in events} == {r["id"] for i, r in enumerate(records) if i not in bad}
+    assert {dl["record_index"] for dl in letters} == set(bad)
+    for dl in letters:
+        field = bad[dl["record_index"]][0]
+        assert dl["reason"] == "invalid_record"
+        assert dl["errors"], dl
+        assert dl["raw"]["topic"] == "raw.zoho"
+        assert any(field.lower().replace("_", "") in (e["field"] or "").lower().replace("_", "")
+                   or field.split("_")[0].lower() in (e["field"] or "").lower() for e in dl["errors"]), dl["errors"]
+
+
+async def test_redeliveries_and_unchanged_resends_produce_one_event(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.student", "canonical.moodle_user")
+    sid = college.new_id()
+    body = college.notification("BTEC_Students", college.student(sid, f"r{sid}@college.example"))
+    user = college.moodle_user(4242, f"r{sid}@college.example")
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for _ in range(3):
+            await sender.zoho(client, "BTEC_Students", body)  # same notification id: a redelivery
+            await sender.moodle(client, "user_created", user)  # same webhook-id
+        resend = {**body, "notification_id": college.new_id()}  # a new notification, nothing changed
+        await sender.zoho(client, "BTEC_Students", resend)
+        # Field-name variants of the same record change nothing either.
+        variant = dict(body["data"])
+        variant["Academic Email"] = variant.pop("Academic_Email")
+        await sender.zoho(client, "BTEC_Students", {**body, "notification_id": college.new_id(), "data": variant})
+    await asyncio.sleep(8)
+    students = canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name)
+    users = canonical_events(infra, "moodle_user", start["canonical.moodle_user"], fresh_tenant.name)
+    assert [e["entity_id"] for e in students] == [sid]
+    # The Moodle user is emitted once, then once more when the email match links it to the student.
+    assert {e["entity_id"] for e in users} == {"4242"}
+    assert users[-1]["payload"]["student_id"] == sid
+    assert len(users) <= 2
+
+
+async def test_moodle_grade_joins_through_the_email_link_and_course(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.grade")
+    pid, uid, cid, sid, rid = (college.new_id() for _ in range(5))
+    email = f"m{sid}@college.example"
+    streams_run.start("w1")
+    async with sender.client() as client:
+        grade1 = college.moodle_grade(512, 77, 1305, 72.5, attempt=1, role="iv")
+        grade2 = college.moodle_grade(512, 77, 1305, 55.0, attempt=2, role="teacher")
+        await sender.moodle(client, "grade_updated", grade1)
+        await sender.moodle(client, "grade_updated", grade2)
+        await sender.moodle(client, "user_created", college.moodle_user(512, email.upper()))
+        for module, body in (("BTEC_Students", college.student(sid, email)),
+                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
+                             ("BTEC_Classes", college.klass(cid, uid, pid, course=77)),
+                             ("BTEC_Registrations", college.registration(rid, sid, pid))):
+            await sender.zoho(client, module, college.notification(module, body))
+
+    def both() -> list[dict[str, Any]] | None:
+        grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
+        return grades if len(grades) >= 2 else None
+
+    grades = await wait_for(both, timeout=90)
+    assert grades, "Moodle grades were not joined"
+    by_attempt = {g["payload"]["attempt_number"]: g for g in grades}
+    assert set(by_attempt) == {1, 2}
+    first, second = by_attempt[1]["payload"], by_attempt[2]["payload"]
+    assert {g["entity_id"] for g in grades} == {"512_1305"}
+    for p in (first, second):
+        assert (p["student_id"], p["class_id"], p["unit_id"], p["program_id"], p["registration_id"]) == (
+            sid, cid, uid, pid, rid)
+        assert p["moodle_user_id"] == "512" and p["composite_key"] == "512_1305"
+    assert first["letter"] == "D" and first["iv_name"] == "Rania Khoury" and first["grader_name"] is None
+    assert second["letter"] == "P" and second["grader_name"] == "Rania Khoury" and second["iv_name"] is None
+    assert json.dumps(first["learning_outcomes"])  # LOs carried through
