@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import faust
-from prometheus_client import Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from common.settings import get_settings
 from common.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
@@ -99,3 +99,9 @@ EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Dead letters written", ["reason"])
 DROPPED = Counter("streams_dropped_total", "Records that produced nothing new", ["why"])
 WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", ["stage", "partition"])
+
+
+@app.page("/metrics")
+async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    # aiohttp refuses a charset inside content_type; Prometheus text is UTF-8 by definition.
+    return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split("; charset")[0])

@@ -69,7 +69,8 @@ def fresh_tenant(tenants_file: Path) -> TenantCreds:
     """A tenant of its own for one test, added to the live tenants file (services re-read it)."""
     creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
     config = json.loads(tenants_file.read_text())
-    config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret, "zoho_webhook_token": creds.zoho_token}
+    config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret,
+                                     "zoho_webhook_token": creds.zoho_token}
     tmp = tenants_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(config))
     tmp.replace(tenants_file)

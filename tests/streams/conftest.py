@@ -28,6 +28,7 @@ class Worker:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    web_port: int
 
 
 @dataclass
@@ -41,11 +42,12 @@ class StreamsRun:
 
     def start(self, name: str, wait: bool = True) -> Worker:
         log = self.tmp / f"{name}.log"
+        port = free_port()
         env = {**os.environ, **self.env, "STREAMS_DATADIR": str(self.tmp / f"data-{name}"),
-               "STREAMS_WEB_PORT": str(free_port())}
+               "STREAMS_WEB_PORT": str(port)}
         proc = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"], env=env,
                                 stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-        worker = Worker(name, proc, log)
+        worker = Worker(name, proc, log, port)
         self.workers[name] = worker
         if wait:
             self.wait_ready(worker)
@@ -130,8 +132,8 @@ def offsets(infra: Infra, *topics: str) -> dict[str, dict[int, int]]:
     return {t: end_offsets(infra.bootstrap, t) for t in topics}
 
 
-async def wait_for(check: Any, timeout: float = 120.0, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_for(check: Any, within: float = 120.0, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + within
     while True:
         result = await asyncio.to_thread(check)
         if result or time.monotonic() > deadline:

@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
+
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
 from tests.streams import college
@@ -25,7 +27,8 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
             await sender.zoho(client, module, college.notification(module, body))
         # Grades first: their students and registrations do not exist yet, so they wait.
         for sid, _, gid in students:
-            await sender.zoho(client, "BTEC_Grades", college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid)))
+            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid))
+            await sender.zoho(client, "BTEC_Grades", body)
     await asyncio.sleep(6)  # the worker reads them and stores them as waiting
     assert canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) == []
 
@@ -42,7 +45,7 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
         return grades if len(grades) >= len(students) else None
 
-    assert await wait_for(released, timeout=120), "buffered grades were not released after the restart"
+    assert await wait_for(released, within=120), "buffered grades were not released after the restart"
     await asyncio.sleep(3)
     grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
     assert sorted(g["entity_id"] for g in grades) == sorted(gid for _, _, gid in students)
@@ -70,7 +73,7 @@ async def test_batch_of_100_with_7_invalid_gives_93_events_and_7_dead_letters(
         letters = deadletters(infra, start["deadletter"], fresh_tenant.name)
         return (events, letters) if len(events) + len(letters) >= 100 else None
 
-    result = await wait_for(arrived, timeout=90)
+    result = await wait_for(arrived, within=90)
     assert result, "the batch was not processed"
     events, letters = result
     assert len(events) == 93 and len(letters) == 7
@@ -136,7 +139,7 @@ async def test_moodle_grade_joins_through_the_email_link_and_course(
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
         return grades if len(grades) >= 2 else None
 
-    grades = await wait_for(both, timeout=90)
+    grades = await wait_for(both, within=90)
     assert grades, "Moodle grades were not joined"
     by_attempt = {g["payload"]["attempt_number"]: g for g in grades}
     assert set(by_attempt) == {1, 2}
@@ -149,3 +152,27 @@ async def test_moodle_grade_joins_through_the_email_link_and_course(
     assert first["letter"] == "D" and first["iv_name"] == "Rania Khoury" and first["grader_name"] is None
     assert second["letter"] == "P" and second["grader_name"] == "Rania Khoury" and second["iv_name"] is None
     assert json.dumps(first["learning_outcomes"])  # LOs carried through
+
+
+async def test_a_grade_whose_dependencies_never_come_expires_to_the_dead_letter_topic(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "deadletter", "canonical.grade")
+    streams_run.env["PENDING_EXPIRY_S"] = "3"
+    worker = streams_run.start("w1")
+    gid, sid, cid = college.new_id(), college.new_id(), college.new_id()
+    async with sender.client() as client:
+        await sender.zoho(client, "BTEC_Grades", college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid)))
+
+    def expired() -> list[dict[str, Any]]:
+        return [dl for dl in deadletters(infra, start["deadletter"], fresh_tenant.name)
+                if dl["reason"] == "unresolved_dependency"]
+
+    letters = await wait_for(expired, within=60)
+    assert [dl["record_id"] for dl in letters] == [gid]
+    assert {e["field"] for e in letters[0]["errors"]} >= {"student"}
+    assert canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) == []
+    # The waiting count and the dead letters are metrics of the worker.
+    text = (await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10)).text
+    assert "streams_waiting_records{" in text
+    assert 'streams_dead_letters_total{reason="unresolved_dependency"} 1.0' in text

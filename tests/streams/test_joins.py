@@ -75,7 +75,7 @@ async def _run_permutations(infra: Infra, ingress: Service, tenant: TenantCreds,
         grades = canonical_events(infra, "grade", start["canonical.grade"], tenant.name)
         return grades if len({g["entity_id"] for g in grades}) >= len(worlds) else None
 
-    grades = await wait_for(done, timeout=180)
+    grades = await wait_for(done, within=180)
     assert grades, "not every grade was released in time"
     await asyncio.sleep(2)  # anything emitted twice would show up now
     grades = canonical_events(infra, "grade", start["canonical.grade"], tenant.name)
