@@ -1,0 +1,164 @@
+"""Canonical events per second of the streams workers on a pre-filled raw topic.
+
+    python -m bench.streams [--records 100000] [--workers 1,2]
+
+Fills raw.zoho with a college's worth of mixed records (reference data, students,
+registrations, grades in shuffled order) for a tenant of its own, exactly as the ingress
+would store them, then starts a fresh streams generation with 1 and with 2 workers and
+times how long they take to turn every record into its canonical event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from common.settings import PROJECT_ROOT, Settings
+from common.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
+from stack.embedded import EmbeddedStack
+
+
+def _records(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, object]]]:
+    """(module, record id, record) for a college whose every grade resolves."""
+    ids = iter(range(10**18 + rng.randrange(10**15) * 1000, 10**19))
+    programs = [str(next(ids)) for _ in range(10)]
+    units = [(str(next(ids)), rng.choice(programs)) for _ in range(40)]
+    classes = [(str(next(ids)), u, p) for u, p in (rng.choice(units) for _ in range(80))]
+    out: list[tuple[str, str, dict[str, object]]] = []
+    out += [("Products", p, {"id": p, "Product_Name": f"Program {p[-4:]}", "Status": "Active"}) for p in programs]
+    out += [("BTEC", u, {"id": u, "Name": f"Unit {u[-4:]}", "Program": {"id": p}}) for u, p in units]
+    out += [("BTEC_Classes", c, {"id": c, "Class_Name": f"C{c[-4:]}", "Unit": {"id": u}, "BTEC_Program": {"id": p}})
+            for c, u, p in classes]
+    students = max(1, (n - len(out)) // 5)
+    grades = n - len(out) - 2 * students
+    people = []
+    for i in range(students):
+        sid, rid = str(next(ids)), str(next(ids))
+        cls = rng.choice(classes)
+        people.append((sid, cls))
+        out.append(("BTEC_Students", sid, {"id": sid, "Name": f"STU-{i}", "First_Name": "Lina", "Last_Name": "Haddad",
+                                           "Academic_Email": f"s{sid}@bench.example", "Status": "Active"}))
+        out.append(("BTEC_Registrations", rid, {"id": rid, "Student_ID": {"id": sid}, "Program": {"id": cls[2]},
+                                                "Registration_Status": "Active"}))
+    for _ in range(grades):
+        gid = str(next(ids))
+        sid, cls = rng.choice(people)
+        out.append(("BTEC_Grades", gid, {"id": gid, "Student": {"id": sid}, "Class": {"id": cls[0]},
+                                         "Grade": rng.choice(["Distinction", "Merit", "Pass", "Refer"]),
+                                         "Attempt_Number": 1}))
+    rng.shuffle(out)
+    return out
+
+
+def prefill(bootstrap: str, tenant: str, n: int) -> int:
+    rng = random.Random(42)
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 20,
+                  "enable.idempotence": True, "compression.type": "lz4"})
+    now = str(int(time.time() * 1000))
+    records = _records(n, rng)
+    for module, rid, data in records:
+        body = json.dumps({"module": module, "operation": "insert", "record_id": rid, "data": data}).encode()
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("source", b"zoho"), ("tenant", tenant.encode()), ("kind", module.encode()),
+            ("content-type", b"application/json"), ("received-at", now.encode()),
+            ("request-id", uuid.uuid4().hex.encode()),
+        ]
+        while True:
+            try:
+                p.produce(RAW_ZOHO, key=f"{tenant}/{module}/{rid}".encode(), value=body, headers=headers)
+                break
+            except BufferError:
+                p.poll(0.05)
+    p.flush(120)
+    return len(records)
+
+
+def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
+    out = {}
+    for entity in CANONICAL_ENTITIES:
+        topic = canonical(entity)
+        for part in c.list_topics(topic, timeout=10).topics[topic].partitions:
+            out[(topic, part)] = c.get_watermark_offsets(TopicPartition(topic, part), timeout=10)[1]
+    c.close()
+    return out
+
+
+def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str, expected: int,
+                  timeout: float) -> tuple[int, float]:
+    """Count canonical events of `tenant` after `start`; return (count, time of the last one)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    c.assign([TopicPartition(t, p, off) for (t, p), off in start.items()])
+    prefix = f"{tenant}/".encode()
+    seen, last = 0, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while seen < expected and time.monotonic() < deadline:
+        for msg in c.consume(1000, timeout=0.5):
+            if msg.error() is None and (msg.key() or b"").startswith(prefix):
+                seen += 1
+                last = time.monotonic()
+    c.close()
+    return seen, last
+
+
+def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str, str]) -> tuple[float, int]:
+    app_id = f"mzsync-bench-{uuid.uuid4().hex[:8]}"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-streams-"))
+    start = end_offsets(bootstrap)
+    procs = []
+    t0 = time.monotonic()
+    for i in range(workers):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker", "-l", "warning"],
+            env={**os.environ, **env, "STREAMS_APP_ID": app_id, "STREAMS_DATADIR": str(tmp / f"w{i}"),
+                 "STREAMS_WEB_PORT": str(16100 + i), "LOG_LEVEL": "WARNING"},
+            stdout=(tmp / f"w{i}.log").open("wb"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT))
+    try:
+        seen, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
+    return last - t0, seen
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--workers", default="1,2")
+    args = ap.parse_args()
+    settings = Settings()
+    if settings.kafka_bootstrap_servers:
+        bootstrap = settings.kafka_bootstrap_servers
+    else:
+        stack = EmbeddedStack.from_settings(settings)
+        stack.start()
+        bootstrap = stack.cfg.kafka_bootstrap
+    tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    t0 = time.monotonic()
+    n = prefill(bootstrap, tenant, args.records)
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"pre-filled raw.zoho with {n:,} records for tenant {tenant} in {time.monotonic() - t0:.1f}s")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} {'per worker':>10}")
+    for workers in [int(w) for w in args.workers.split(",")]:
+        elapsed, seen = run(bootstrap, tenant, workers, n, env)
+        print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} {seen / elapsed / workers:>10,.0f}"
+              + ("" if seen == n else f"   INCOMPLETE: expected {n:,}"))
+    print("(seconds include worker start-up, group join and reading every older raw record)")
+
+
+if __name__ == "__main__":
+    main()
