@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 
 from common.settings import Settings
-from common.tenants import ensure_tenants_file
+from common.tenants import TenantsConfig, ensure_tenants_file
 from stack.config import StackConfig
 from stack.kafka import Kafka
 from stack.postgres import Postgres
@@ -29,10 +30,18 @@ class EmbeddedStack:
 
     def start(self, default_tenant: str = "default") -> dict[str, str]:
         self.cfg.root.mkdir(parents=True, exist_ok=True)
-        ensure_tenants_file(self.cfg.root / "tenants.json", default_tenant)
+        tenants = ensure_tenants_file(self.cfg.root / "tenants.json", default_tenant)
+        self._write_emulator_config(tenants)
         self.kafka.start()
         self.postgres.start()
         return ensure_topics(self.cfg.kafka_bootstrap, self.partitions)
+
+    def _write_emulator_config(self, tenants: TenantsConfig) -> None:
+        """The Zoho emulator's orgs: one per tenant, whose workflow webhooks carry that tenant's token."""
+        orgs = [{"tenant": name, "webhook_token": t.zoho_webhook_token} for name, t in tenants.tenants.items()]
+        path = self.cfg.root / "zoho-emulator.json"
+        path.write_text(json.dumps({"orgs": orgs}, indent=2))
+        path.chmod(0o600)
 
     def stop(self) -> None:
         self.kafka.stop()
