@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
-        bench bench-ingress plugin-zip
+        bench bench-ingress bench-streams plugin-zip
 
 install:
 	@bash tools/install.sh
@@ -34,10 +34,13 @@ stack-status:
 stack-reset:
 	$(PY) -m stack reset
 
-bench: bench-ingress
+bench: bench-ingress bench-streams
 
 bench-ingress: install
 	$(PY) -m bench.ingress
+
+bench-streams: install
+	$(PY) -m bench.streams
 
 plugin-zip:
 	bash tools/plugin_zip.sh
