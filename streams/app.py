@@ -91,6 +91,8 @@ registrations = table("registrations")
 person_pending = table("person-pending")
 refs = table("refs")
 waiting_on = table("waiting-on")
+# Waiting records per stage, tenant and partition: the per-tenant cap.
+waiting_counts = table("waiting-counts")
 # Last emitted fingerprint and version per tenant/entity/id, for unchanged and out-of-date records.
 emitted = table("emitted")
 

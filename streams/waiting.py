@@ -56,3 +56,7 @@ def letter(event: CanonicalEvent, reason: str, missing: list[str], message: str)
         content_type="avro/binary",
         occurred_at_ms=event.occurred_at_ms,
     )
+
+
+def count_key(stage: str, tenant: str, partition: int) -> str:
+    return f"{stage}/{tenant}#{partition}"

@@ -11,7 +11,17 @@ import uuid
 import faust
 
 from streams import waiting
-from streams.app import WAITING, app, config, links, moodle_pending, moodle_topic, moodle_users, person_topic
+from streams.app import (
+    WAITING,
+    app,
+    config,
+    links,
+    moodle_pending,
+    moodle_topic,
+    moodle_users,
+    person_topic,
+    waiting_counts,
+)
 from streams.emit import dead, emit
 from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
 from streams.ticks import partition_of
@@ -33,20 +43,24 @@ async def _emit_user(key: str, value: bytes, student: str | None, method: str | 
     await emit(user)
 
 
-async def _release(key: str, student: str) -> None:
+async def _release(key: str, student: str, partition: int) -> None:
     tenant = key.split("/", 1)[0]
-    for item in moodle_pending.get(key) or []:
+    items = moodle_pending.get(key) or []
+    for item in items:
         await person_topic.send(key=f"{tenant}/{student}".encode(), value=waiting.value_of(item),
                                 headers={KIND: b"grade"})
-    if moodle_pending.get(key):
+    if items:
         del moodle_pending[key]
+        count_key = waiting.count_key("moodle", tenant, partition)
+        waiting_counts[count_key] = max(0, (waiting_counts.get(count_key) or 0) - len(items))
 
 
 async def _expire(partition: int) -> None:
     now = int(time.time() * 1000)
     count = 0
+    per_tenant: dict[str, int] = {}
     for key, items in list(moodle_pending.items()):
-        if key == "tick" or partition_of(key) != partition:
+        if partition_of(key) != partition:
             continue
         keep = []
         for item in items:
@@ -62,6 +76,10 @@ async def _expire(partition: int) -> None:
             else:
                 del moodle_pending[key]
         count += len(keep)
+        tenant = key.split("/", 1)[0]
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
+    for tenant, waiting_now in per_tenant.items():
+        waiting_counts[waiting.count_key("moodle", tenant, partition)] = waiting_now
     WAITING.labels("moodle", str(partition)).set(count)
 
 
@@ -85,7 +103,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
                 user = moodle_users.get(key)
                 if user:
                     await _emit_user(key, base64.b64decode(user), student, method)
-            await _release(key, student)
+            await _release(key, student, event.message.partition)
         elif kind == "user":
             moodle_users[key] = base64.b64encode(value).decode()
             student = header(event.headers, STUDENT)
@@ -95,7 +113,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
                 links[key] = link
             await _emit_user(key, value, link["student"] if link else None, link["method"] if link else None)
             if link:
-                await _release(key, link["student"])
+                await _release(key, link["student"], event.message.partition)
         elif kind == "enrollment":
             await emit(event_from_avro(value))
         elif kind == "grade":
@@ -106,8 +124,11 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
                                         headers={KIND: b"grade"})
                 continue
             items = moodle_pending.get(key) or []
-            if len(items) >= MAX_WAITING_PER_USER:
+            count_key = waiting.count_key("moodle", ev.tenant, event.message.partition)
+            tenant_waiting = waiting_counts.get(count_key) or 0
+            if len(items) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
                 await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
                 continue
-            moodle_pending[key] = waiting.add(items, waiting.entry("grade", value, ["student"],
-                                                                  int(time.time() * 1000)), ev)
+            updated = waiting.add(items, waiting.entry("grade", value, ["student"], int(time.time() * 1000)), ev)
+            moodle_pending[key] = updated
+            waiting_counts[count_key] = tenant_waiting + len(updated) - len(items)

@@ -23,6 +23,7 @@ from streams.app import (
     refs,
     registrations,
     students,
+    waiting_counts,
     waiting_on,
 )
 from streams.emit import dead, emit
@@ -80,13 +81,23 @@ async def _try(student_key: str, ev: CanonicalEvent, value: bytes, kind: str) ->
     return []
 
 
-async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, missing: list[str]) -> None:
-    items = person_pending.get(student_key) or []
-    if len(items) >= MAX_WAITING_PER_STUDENT:
-        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, missing, "too many records waiting for this student"))
-        return
-    person_pending[student_key] = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
+def _count(tenant: str, partition: int, delta: int) -> None:
+    if delta:
+        key = waiting.count_key("person", tenant, partition)
+        waiting_counts[key] = max(0, (waiting_counts.get(key) or 0) + delta)
+
+
+async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, missing: list[str],
+                partition: int) -> None:
     tenant = student_key.split("/", 1)[0]
+    items = person_pending.get(student_key) or []
+    tenant_waiting = waiting_counts.get(waiting.count_key("person", tenant, partition)) or 0
+    if len(items) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
+        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, missing, "too many records waiting"))
+        return
+    updated = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
+    person_pending[student_key] = updated
+    _count(tenant, partition, len(updated) - len(items))
     for ref in ref_waits(missing):
         wkey = f"{tenant}/{ref}"
         sids = waiting_on.get(wkey) or []
@@ -94,7 +105,7 @@ async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, m
             waiting_on[wkey] = [*sids, student_key]
 
 
-async def _recheck(student_key: str) -> None:
+async def _recheck(student_key: str, partition: int) -> None:
     items = person_pending.get(student_key)
     if not items:
         return
@@ -116,11 +127,13 @@ async def _recheck(student_key: str) -> None:
         person_pending[student_key] = keep
     else:
         del person_pending[student_key]
+    _count(student_key.split("/", 1)[0], partition, len(keep) - len(items))
 
 
 async def _expire(partition: int) -> None:
     now = int(time.time() * 1000)
     count = 0
+    per_tenant: dict[str, int] = {}
     for key, items in list(person_pending.items()):
         if partition_of(key) != partition:
             continue
@@ -138,6 +151,11 @@ async def _expire(partition: int) -> None:
             else:
                 del person_pending[key]
         count += len(keep)
+        tenant = key.split("/", 1)[0]
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
+    # Recounting from the records themselves keeps the cap's counters honest.
+    for tenant, waiting_now in per_tenant.items():
+        waiting_counts[waiting.count_key("person", tenant, partition)] = waiting_now
     WAITING.labels("person", str(partition)).set(count)
 
 
@@ -164,7 +182,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
                     del waiting_on[wkey]
                     wake.update(sids)
             for student_key in sorted(wake):
-                await _recheck(student_key)
+                await _recheck(student_key, event.message.partition)
             continue
         if kind == "student":
             if ev.deleted:
@@ -173,7 +191,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
             else:
                 students[key] = {"v": ev.source_version}
             await emit(ev)
-            await _recheck(key)
+            await _recheck(key, event.message.partition)
             continue
         if kind == "registration":
             payload = ev.payload or {}
@@ -184,11 +202,11 @@ async def person(stream: faust.StreamT[bytes]) -> None:
                 programs[payload["program_id"]] = ev.entity_id
             registrations[key] = programs
             await emit(ev)
-            await _recheck(key)
+            await _recheck(key, event.message.partition)
             continue
         if ev.deleted:
             await emit(ev)
             continue
         missing = await _try(key, ev, value, kind)
         if missing:
-            await _wait(key, ev, value, kind, missing)
+            await _wait(key, ev, value, kind, missing, event.message.partition)

@@ -179,3 +179,27 @@ async def test_a_grade_whose_dependencies_never_come_expires_to_the_dead_letter_
     counted = [line for line in text.splitlines()
                if line.startswith('streams_dead_letters_total{reason="unresolved_dependency"}')]
     assert counted and float(counted[0].split()[-1]) >= 1
+
+
+async def test_waiting_is_capped_per_tenant(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "deadletter")
+    streams_run.env["PENDING_CAP"] = "5"
+    streams_run.start("w1")
+    sid, cid = college.new_id(), college.new_id()
+    grades = [college.new_id() for _ in range(8)]
+    async with sender.client() as client:
+        for gid in grades:  # one student: one partition, so one counter
+            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid))
+            await sender.zoho(client, "BTEC_Grades", body)
+
+    def refused() -> list[dict[str, Any]]:
+        letters = deadletters(infra, start["deadletter"], fresh_tenant.name)
+        return [dl for dl in letters if dl["reason"] == "waiting_capacity_exceeded"]
+
+    letters = await wait_for(refused, within=60)
+    await asyncio.sleep(2)
+    letters = refused()
+    # Raw records of different grades sit on different partitions, so which three are refused varies.
+    assert len(letters) == 3 and {dl["record_id"] for dl in letters} < set(grades)
