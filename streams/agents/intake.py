@@ -19,7 +19,7 @@ from streams.app import (
     raw_topics,
 )
 from streams.emit import dead, emit
-from streams.events import INVALID_RECORD, CanonicalEvent, DeadLetter, FieldError, RawPosition
+from streams.events import INTERNAL_ERROR, INVALID_RECORD, CanonicalEvent, DeadLetter, FieldError, RawPosition
 from streams.messages import EMAIL, KIND, STUDENT
 from streams.parse import parse_raw
 from streams.tenant_mappings import mappings
@@ -51,6 +51,23 @@ def _missing_student(ev: CanonicalEvent, body: bytes) -> DeadLetter:
         body=body,
         dead_letter_id=f"{ev.event_id}:no-student",
         errors=(FieldError("student_id", "a student lookup is required"),),
+        record_index=ev.record_index,
+        record_id=ev.entity_id,
+        delivery_id=ev.delivery_id,
+    )
+
+
+def _internal_error(ev: CanonicalEvent, body: bytes, exc: Exception) -> DeadLetter:
+    return DeadLetter(
+        reason=INTERNAL_ERROR,
+        message=f"could not route {ev.entity} {ev.entity_id}: {type(exc).__name__}: {exc}",
+        tenant=ev.tenant,
+        source=ev.origin,
+        kind=ev.entity,
+        raw=ev.raw,
+        received_at_ms=ev.received_at_ms,
+        body=body,
+        dead_letter_id=f"{ev.event_id}:internal",
         record_index=ev.record_index,
         record_id=ev.entity_id,
         delivery_id=ev.delivery_id,
@@ -137,6 +154,10 @@ async def intake(stream: faust.StreamT[bytes]) -> None:
         for item in items:
             if isinstance(item, DeadLetter):
                 await dead(item)
-            else:
+                continue
+            try:
                 await route(item, body)
+            except Exception as exc:  # a bug must not stall the partition: keep the record, say why
+                log.exception("routing failed", extra={"entity": item.entity, "entity_id": item.entity_id})
+                await dead(_internal_error(item, body, exc))
 
