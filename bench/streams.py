@@ -120,11 +120,15 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
     t0 = time.monotonic()
     for i in range(workers):
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "-l", "warning"],
+            [sys.executable, "-m", "streams", "worker", "-l", "warn"],
             env={**os.environ, **env, "STREAMS_APP_ID": app_id, "STREAMS_DATADIR": str(tmp / f"w{i}"),
                  "STREAMS_WEB_PORT": str(16100 + i), "LOG_LEVEL": "WARNING"},
             stdout=(tmp / f"w{i}.log").open("wb"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT))
     try:
+        time.sleep(3)
+        for i, proc in enumerate(procs):
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
         seen, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
     finally:
         for proc in procs:

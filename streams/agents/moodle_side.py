@@ -12,7 +12,6 @@ import faust
 
 from streams import waiting
 from streams.app import (
-    WAITING,
     app,
     config,
     links,
@@ -23,8 +22,8 @@ from streams.app import (
     waiting_counts,
 )
 from streams.emit import dead, emit
+from streams.expiry import expire
 from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
-from streams.ticks import partition_of
 
 MAX_WAITING_PER_USER = 1000
 
@@ -55,32 +54,9 @@ async def _release(key: str, student: str, partition: int) -> None:
         waiting_counts[count_key] = max(0, (waiting_counts.get(count_key) or 0) - len(items))
 
 
-async def _expire(partition: int) -> None:
-    now = int(time.time() * 1000)
-    count = 0
-    per_tenant: dict[str, int] = {}
-    for key, items in list(moodle_pending.items()):
-        if partition_of(key) != partition:
-            continue
-        keep = []
-        for item in items:
-            if now - item["at"] > config.pending_expiry_s * 1000:
-                ev = event_from_avro(waiting.value_of(item))
-                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"],
-                                          "no Zoho student is linked to this Moodle user"))
-            else:
-                keep.append(item)
-        if len(keep) != len(items):
-            if keep:
-                moodle_pending[key] = keep
-            else:
-                del moodle_pending[key]
-        count += len(keep)
-        tenant = key.split("/", 1)[0]
-        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
-    for tenant, waiting_now in per_tenant.items():
-        waiting_counts[waiting.count_key("moodle", tenant, partition)] = waiting_now
-    WAITING.labels("moodle", str(partition)).set(count)
+
+def _unlinked(missing: list[str]) -> str:
+    return "no Zoho student is linked to this Moodle user"
 
 
 @app.agent(moodle_topic, concurrency=1)
@@ -88,7 +64,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
         kind = header(event.headers, KIND)
         if kind == "tick":
-            await _expire(event.message.partition)
+            await expire("moodle", moodle_pending, event.message.partition, _unlinked)
             continue
         key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
         value = event.value

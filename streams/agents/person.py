@@ -15,7 +15,6 @@ import faust
 
 from streams import waiting
 from streams.app import (
-    WAITING,
     app,
     config,
     person_pending,
@@ -28,9 +27,9 @@ from streams.app import (
 )
 from streams.emit import dead, emit
 from streams.events import CanonicalEvent
+from streams.expiry import expire
 from streams.joins import ref_waits, resolve
 from streams.messages import KIND, event_from_avro, header
-from streams.ticks import partition_of
 
 MAX_WAITING_PER_STUDENT = 1000
 # Only the fields the joins read are kept per reference record.
@@ -130,33 +129,9 @@ async def _recheck(student_key: str, partition: int) -> None:
     _count(student_key.split("/", 1)[0], partition, len(keep) - len(items))
 
 
-async def _expire(partition: int) -> None:
-    now = int(time.time() * 1000)
-    count = 0
-    per_tenant: dict[str, int] = {}
-    for key, items in list(person_pending.items()):
-        if partition_of(key) != partition:
-            continue
-        keep = []
-        for item in items:
-            if now - item["at"] > config.pending_expiry_s * 1000:
-                ev = event_from_avro(waiting.value_of(item))
-                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"],
-                                          f"dependencies never arrived: {', '.join(item['m'])}"))
-            else:
-                keep.append(item)
-        if len(keep) != len(items):
-            if keep:
-                person_pending[key] = keep
-            else:
-                del person_pending[key]
-        count += len(keep)
-        tenant = key.split("/", 1)[0]
-        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
-    # Recounting from the records themselves keeps the cap's counters honest.
-    for tenant, waiting_now in per_tenant.items():
-        waiting_counts[waiting.count_key("person", tenant, partition)] = waiting_now
-    WAITING.labels("person", str(partition)).set(count)
+
+def _never_arrived(missing: list[str]) -> str:
+    return f"dependencies never arrived: {', '.join(missing)}"
 
 
 @app.agent(person_topic, concurrency=1)
@@ -164,7 +139,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
         kind = header(event.headers, KIND) or ""
         if kind == "tick":
-            await _expire(event.message.partition)
+            await expire("person", person_pending, event.message.partition, _never_arrived)
             continue
         key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
         value = event.value

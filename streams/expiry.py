@@ -1,0 +1,42 @@
+"""Expiring waiting records on a tick: the same walk for every stage that keeps records waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streams import waiting
+from streams.app import WAITING, config, waiting_counts
+from streams.emit import dead
+from streams.messages import event_from_avro
+from streams.ticks import partition_of
+
+
+async def expire(stage: str, pending: Any, partition: int, why: Callable[[list[str]], str]) -> None:
+    """Dead-letter this partition's records that waited too long; recount what still waits."""
+    now = int(time.time() * 1000)
+    count = 0
+    per_tenant: dict[str, int] = {}
+    for key, items in list(pending.items()):
+        if partition_of(key) != partition:
+            continue
+        keep = []
+        for item in items:
+            if now - item["at"] > config.pending_expiry_s * 1000:
+                ev = event_from_avro(waiting.value_of(item))
+                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"], why(item["m"])))
+            else:
+                keep.append(item)
+        if len(keep) != len(items):
+            if keep:
+                pending[key] = keep
+            else:
+                del pending[key]
+        count += len(keep)
+        tenant = key.split("/", 1)[0]
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
+    # Recounting from the records themselves keeps the cap's counters honest.
+    for tenant, waiting_now in per_tenant.items():
+        waiting_counts[waiting.count_key(stage, tenant, partition)] = waiting_now
+    WAITING.labels(stage, str(partition)).set(count)
