@@ -13,11 +13,13 @@ Journey of a raw body (every hop is a co-partitioned topic, so each stage's stat
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
+from common.logs import setup_logging
 from common.settings import get_settings
 from common.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
@@ -42,6 +44,10 @@ app = faust.App(
     web_port=config.web_port,
     web_bind="127.0.0.1",
     table_cleanup_interval=60.0,
+    # Batch sends a little: each produce request costs far more Python than each record in it.
+    producer_linger_ms=5,
+    producer_max_batch_size=256 * 1024,
+    stream_buffer_maxsize=8192,
     # Table keys and values are JSON; topics set their own (raw bytes) serializers.
     key_serializer="json",
     value_serializer="json",
@@ -101,6 +107,14 @@ EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Dead letters written", ["reason"])
 DROPPED = Counter("streams_dropped_total", "Records that produced nothing new", ["why"])
 WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", ["stage", "partition"])
+
+
+@app.task
+async def quiet_client_logs() -> None:
+    """Once the worker has configured logging: JSON lines, and no per-message debug records."""
+    setup_logging("streams", settings.log_level)
+    for noisy in ("aiokafka", "faust.topics", "faust.transport"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 @app.page("/metrics")
