@@ -9,6 +9,7 @@ COPY streams streams
 COPY projections projections
 COPY schemas schemas
 COPY stack stack
+COPY ops ops
 COPY bench bench
 RUN pip install .
 RUN useradd --system --home /app app && mkdir -p /data && chown app /data

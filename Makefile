@@ -17,7 +17,7 @@ test: install lint test-python test-php
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy common stack producers streams projections schemas bench
+	.venv/bin/mypy common stack producers streams projections schemas ops bench
 
 test-python:
 	$(PY) -m pytest
