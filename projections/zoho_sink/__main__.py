@@ -1,0 +1,42 @@
+"""`python -m projections.zoho_sink`: the Zoho sink, with /metrics on SINK_METRICS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from prometheus_client import start_http_server
+
+from common.logs import setup_logging
+from common.settings import get_settings
+from projections.zoho_sink.settings import SinkSettings, describe
+from projections.zoho_sink.sink import Sink
+from projections.zoho_sink.state import StateStore
+
+log = logging.getLogger("zoho_sink")
+
+
+async def main() -> None:
+    common = get_settings()
+    setup_logging("zoho-sink", common.log_level)
+    settings = SinkSettings()
+    tenants = settings.tenants()
+    state = await StateStore.connect(common.database_dsn())
+    sink = Sink(settings, tenants, common.kafka_bootstrap(), state)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    start_http_server(settings.metrics_port, addr="127.0.0.1")
+    log.info("zoho sink started", extra={"group": settings.group_id, "tenants": describe(tenants),
+                                         "metrics_port": settings.metrics_port})
+    try:
+        await sink.run(stop)
+    finally:
+        await state.close()
+    log.info("zoho sink stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

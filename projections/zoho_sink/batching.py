@@ -1,0 +1,103 @@
+"""Consumed events -> the writes they call for, gathered until a flush; several changes to one record
+collapse to the newest (highest source_version, then the later offset)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from projections.zoho_sink import sink_metrics
+from projections.zoho_sink.mapping import ZohoWrite, grade_write, link_write
+from projections.zoho_sink.settings import SinkTenant
+
+GRADE_TOPIC = "canonical.grade"
+USER_TOPIC = "canonical.moodle_user"
+TOPICS = (GRADE_TOPIC, USER_TOPIC)
+
+Partition = tuple[str, int]
+
+
+def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> ZohoWrite | None:
+    """The write an event calls for, or None (counted by reason) when the sink has nothing to do with it."""
+    tenant = tenants.get(str(event["tenant"]))
+    payload = event.get("payload")
+    reason: str | None = None
+    if tenant is None:
+        reason = "no_zoho_account"
+    elif event["origin"] != "moodle":
+        reason = "zoho_origin"  # Zoho already holds it: writing it back would be an echo
+    elif payload is None or event["event_type"].endswith("Deleted"):
+        reason = "deleted"
+    elif topic == GRADE_TOPIC:
+        if not tenant.options.grades:
+            reason = "grades_disabled"
+        elif event["event_type"] != "GradeRecorded" or not payload.get("student_id"):
+            reason = "grade_not_joined"
+        else:
+            return grade_write(event)
+    elif topic == USER_TOPIC:
+        if not tenant.options.student_links:
+            reason = "links_disabled"
+        elif not payload.get("student_id"):
+            reason = "user_not_linked"
+        elif payload.get("link_method") == "student_moodle_id":
+            reason = "link_from_zoho"  # the link was read from Student_Moodle_ID: Zoho has it
+        else:
+            return link_write(event)
+    else:
+        reason = "unknown_topic"
+    sink_metrics.SKIPPED.labels(reason=reason).inc()
+    return None
+
+
+@dataclass
+class Group:
+    """One tenant's changes to one module: the newest write per record, and the ones it superseded."""
+
+    tenant: str
+    module: str
+    newest: dict[str, ZohoWrite] = field(default_factory=dict)
+    superseded: list[ZohoWrite] = field(default_factory=list)
+
+    def add(self, write: ZohoWrite) -> None:
+        held = self.newest.get(write.record_key)
+        if held is None or write.source_version >= held.source_version:
+            self.newest[write.record_key] = write
+            if held is not None:
+                self.superseded.append(held)
+        else:
+            self.superseded.append(write)
+
+
+@dataclass
+class Pending:
+    """Events consumed since the last commit: what to write, and the offsets to commit once it is written."""
+
+    events: list[tuple[Partition, ZohoWrite]] = field(default_factory=list)
+    offsets: dict[Partition, int] = field(default_factory=dict)
+    consumed: int = 0
+
+    def add(self, partition: Partition, offset: int, write: ZohoWrite | None) -> None:
+        self.consumed += 1
+        self.offsets[partition] = max(self.offsets.get(partition, 0), offset + 1)
+        if write is not None:
+            self.events.append((partition, write))
+
+    def drop(self, partitions: Iterable[Partition]) -> None:
+        """Partitions taken away by a rebalance: their uncommitted events go to the new owner."""
+        gone = set(partitions)
+        self.events = [(p, w) for p, w in self.events if p not in gone]
+        self.offsets = {p: o for p, o in self.offsets.items() if p not in gone}
+
+    def groups(self) -> list[Group]:
+        groups: dict[tuple[str, str], Group] = {}
+        for _, write in self.events:
+            key = (write.tenant, write.module)
+            groups.setdefault(key, Group(write.tenant, write.module)).add(write)
+        return list(groups.values())
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.offsets.clear()
+        self.consumed = 0

@@ -1,0 +1,52 @@
+"""What the sink tells the log: one zoho.outcome per record, a dead letter per record Zoho rejected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from common.topics import DEADLETTER, ZOHO_OUTCOMES
+from projections.zoho_sink.mapping import LO_SUBFORM, ZohoWrite
+from projections.zoho_sink.writer import Outcome
+from schemas.codec import encode
+from streams.events import DeadLetter, FieldError, RawPosition
+
+ZOHO_REJECTED = "zoho_rejected"
+
+Message = tuple[str, bytes, bytes]
+
+
+def outcome_message(outcome: Outcome, note: str | None = None) -> Message:
+    w = outcome.write
+    record = {
+        "tenant": w.tenant, "module": w.module, "record_key": w.record_key, "action": outcome.action,
+        "zoho_id": outcome.zoho_id, "attempt": outcome.attempt, "error_code": outcome.error_code,
+        "error_message": outcome.error_message if outcome.error_message is not None else note,
+        "event_id": w.event_id, "entity": w.entity, "entity_id": w.entity_id, "fingerprint": w.fingerprint,
+        "occurred_at": int(time.time() * 1000),
+    }
+    return ZOHO_OUTCOMES, f"{w.tenant}/{w.module}/{w.record_key}".encode(), encode("zoho.outcome", record)
+
+
+def _body(write: ZohoWrite) -> bytes:
+    record = dict(write.fields)
+    if write.rows is not None:
+        record[LO_SUBFORM] = list(write.rows)
+    return json.dumps(record, sort_keys=True, default=str).encode()
+
+
+def dead_letter_message(outcome: Outcome) -> Message:
+    w = outcome.write
+    letter = DeadLetter(
+        reason=ZOHO_REJECTED,
+        message=f"Zoho rejected {w.module} {w.record_key}: {outcome.error_code} {outcome.error_message}",
+        tenant=w.tenant, source="moodle", kind=w.module,
+        raw=RawPosition(str(w.raw["topic"]), int(w.raw["partition"]), int(w.raw["offset"])),
+        received_at_ms=w.received_at_ms, body=_body(w),
+        # One dead letter per rejected event, whatever the number of times it is retried.
+        dead_letter_id=hashlib.sha256(f"{ZOHO_REJECTED}|{w.event_id}|{w.module}".encode()).hexdigest(),
+        errors=(FieldError(outcome.error_field or w.module, f"{outcome.error_code}: {outcome.error_message}"),),
+        record_id=w.record_key,
+    )
+    return DEADLETTER, letter.key, letter.to_avro()

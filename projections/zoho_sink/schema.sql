@@ -1,0 +1,14 @@
+-- What the Zoho sink last wrote per Zoho record: lets a restart skip unchanged records and keeps an
+-- older version from overwriting a newer one. One row per record the sink has written (bounded by
+-- the size of the Zoho modules it writes); nothing else reads or writes this table.
+CREATE TABLE IF NOT EXISTS zoho_sink_state (
+    tenant         text        NOT NULL,
+    module         text        NOT NULL,
+    record_key     text        NOT NULL,
+    fingerprint    text        NOT NULL,
+    zoho_id        text        NOT NULL,
+    source_version bigint      NOT NULL,
+    event_id       text        NOT NULL,
+    written_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, module, record_key)
+);

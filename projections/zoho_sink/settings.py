@@ -1,0 +1,75 @@
+"""The sink's configuration, from the environment; Zoho accounts from ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from projections.zoho_sink.config import ClientSettings, ZohoAccount
+
+
+class TenantOptions(BaseModel):
+    """What the sink writes for one tenant, beside its Zoho credentials."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grades: bool = True
+    student_links: bool = True
+
+
+class SinkTenant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: ZohoAccount
+    options: TenantOptions
+
+
+def parse_accounts(text: str) -> dict[str, SinkTenant]:
+    """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
+    "grades"?, "student_links"?}]}`: one Zoho org per tenant."""
+    tenants: dict[str, SinkTenant] = {}
+    for entry in json.loads(text)["accounts"]:
+        options = {k: entry[k] for k in TenantOptions.model_fields if k in entry}
+        account = ZohoAccount.model_validate({k: v for k, v in entry.items() if k not in options})
+        if account.tenant in tenants:
+            raise ValueError(f"tenant {account.tenant!r} has two Zoho accounts")
+        tenants[account.tenant] = SinkTenant(account=account, options=TenantOptions.model_validate(options))
+    return tenants
+
+
+class SinkSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    zoho_accounts_json: str | None = Field(default=None, alias="ZOHO_ACCOUNTS_JSON")
+    zoho_accounts_file: Path | None = Field(default=None, alias="ZOHO_ACCOUNTS_FILE")
+    group_id: str = Field(default="mzsync-zoho-sink", alias="SINK_GROUP_ID")
+    metrics_port: int = Field(default=6070, alias="SINK_METRICS_PORT")
+    # Changes are gathered this long (or up to max_pending events) so one call carries up to 100 records.
+    linger_ms: int = Field(default=500, ge=0, alias="SINK_LINGER_MS")
+    max_pending: int = Field(default=2000, ge=1, alias="SINK_MAX_PENDING")
+    # After a write that may land late (timeout, 5xx), wait this long before checking what it did.
+    settle_s: float = Field(default=10.0, ge=0, alias="SINK_SETTLE_S")
+    retry_pause_s: float = Field(default=5.0, ge=0, alias="SINK_RETRY_PAUSE_S")
+    zoho_timeout_s: float = Field(default=30.0, gt=0, alias="ZOHO_TIMEOUT_S")
+    zoho_backoff_base_s: float = Field(default=1.0, ge=0, alias="ZOHO_BACKOFF_BASE_S")
+    zoho_backoff_cap_s: float = Field(default=60.0, ge=0, alias="ZOHO_BACKOFF_CAP_S")
+
+    def tenants(self) -> dict[str, SinkTenant]:
+        if self.zoho_accounts_json:
+            return parse_accounts(self.zoho_accounts_json)
+        if self.zoho_accounts_file:
+            return parse_accounts(self.zoho_accounts_file.read_text())
+        raise ValueError("no Zoho accounts: set ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE")
+
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings(timeout_s=self.zoho_timeout_s, backoff_base_s=self.zoho_backoff_base_s,
+                              backoff_cap_s=self.zoho_backoff_cap_s)
+
+
+def describe(tenants: dict[str, SinkTenant]) -> dict[str, Any]:
+    """For the start-up log line: no secrets."""
+    return {t: {"api_domain": s.account.api_domain, **s.options.model_dump()} for t, s in tenants.items()}

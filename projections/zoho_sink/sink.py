@@ -1,0 +1,218 @@
+"""The Zoho sink: canonical events -> batched, idempotent Zoho writes -> outcomes; offsets committed last.
+
+Per flush: gather events (linger or a cap), collapse to the newest change per record, drop what the
+state table says Zoho already holds (same fingerprint, or a newer version), write the rest per tenant
+(tenants in parallel, each with its own Zoho account), save the state, publish the outcomes and dead
+letters, and only then commit the consumed offsets. A crash anywhere before the commit replays the
+events; the state table and the upsert key make the replay write nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+
+import httpx
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from projections.zoho_sink import sink_metrics
+from projections.zoho_sink.batching import TOPICS, Group, Pending, route
+from projections.zoho_sink.client import ZohoClient
+from projections.zoho_sink.errors import ZohoError
+from projections.zoho_sink.mapping import ZohoWrite
+from projections.zoho_sink.outcomes import Message as OutMessage
+from projections.zoho_sink.outcomes import dead_letter_message, outcome_message
+from projections.zoho_sink.probe import WriteProbe
+from projections.zoho_sink.settings import SinkSettings, SinkTenant
+from projections.zoho_sink.state import StateStore, Written
+from projections.zoho_sink.writer import Outcome, TenantWriter
+from schemas.codec import UnknownSchemaError, decode
+
+log = logging.getLogger("zoho_sink.sink")
+
+OLDER = "older than the version already written to Zoho"
+SUPERSEDED = "superseded by a newer change in the same batch"
+
+
+class Sink:
+    def __init__(self, settings: SinkSettings, tenants: dict[str, SinkTenant], bootstrap: str,
+                 state: StateStore) -> None:
+        self.settings = settings
+        self.tenants = tenants
+        self.state = state
+        self.pending = Pending()
+        self._first_at: float | None = None
+        self._paused = False
+        client_settings = settings.client_settings()
+        self._http: list[httpx.AsyncClient] = []
+        self.writers: dict[str, TenantWriter] = {}
+        for tenant, config in tenants.items():
+            # A transport per tenant, so the probe sees only that tenant's writes.
+            probe = WriteProbe(httpx.AsyncHTTPTransport(), settings.settle_s)
+            http = httpx.AsyncClient(transport=probe, timeout=client_settings.timeout_s)
+            self._http.append(http)
+            self.writers[tenant] = TenantWriter(ZohoClient(config.account, client_settings, http=http), probe)
+        self.consumer = Consumer({
+            "bootstrap.servers": bootstrap, "group.id": settings.group_id, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "statistics.interval.ms": 5000, "stats_cb": self._stats,
+        })
+        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                                  "linger.ms": 5})
+
+    # -- consuming ----------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.consumer.subscribe(list(TOPICS), on_revoke=self._revoked, on_lost=self._revoked)
+        try:
+            while not stop.is_set():
+                for msg in self.consumer.consume(num_messages=500, timeout=0.1):
+                    self._take(msg)
+                if self._due():
+                    await self._flush()
+                await asyncio.sleep(0)
+            if self.pending.consumed and not self._paused:
+                await self._flush()
+        finally:
+            self.consumer.close()
+            self.producer.flush(10)
+            for http in self._http:
+                await http.aclose()
+
+    def _take(self, msg: Message) -> None:
+        error = msg.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consume error", extra={"error": str(error)})
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        assert topic is not None and partition is not None and offset is not None
+        write: ZohoWrite | None = None
+        try:
+            _, event = decode(msg.value() or b"")
+            write = route(topic, event, self.tenants)
+        except (UnknownSchemaError, ValueError, KeyError) as exc:
+            sink_metrics.SKIPPED.labels(reason="undecodable").inc()
+            log.error("event the sink cannot read skipped", extra={"topic": topic, "partition": partition,
+                                                                   "offset": offset, "error": str(exc)})
+        if self._first_at is None:
+            self._first_at = time.monotonic()
+        self.pending.add((topic, partition), offset, write)
+
+    def _due(self) -> bool:
+        if not self.pending.consumed or self._first_at is None:
+            return False
+        if self._paused:
+            return time.monotonic() >= self._first_at
+        lingered = time.monotonic() - self._first_at >= self.settings.linger_ms / 1000
+        return lingered or self.pending.consumed >= self.settings.max_pending
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.pending.drop((tp.topic, tp.partition) for tp in partitions)
+        if not self.pending.consumed:
+            self._first_at = None
+
+    def _stats(self, raw: str) -> None:
+        for topic, data in json.loads(raw).get("topics", {}).items():
+            for partition, p in data.get("partitions", {}).items():
+                if partition != "-1" and p.get("consumer_lag", -1) >= 0:
+                    sink_metrics.LAG.labels(topic=topic, partition=partition).set(p["consumer_lag"])
+
+    # -- flushing -----------------------------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        started = time.monotonic()
+        try:
+            by_tenant: dict[str, list[Group]] = {}
+            for group in self.pending.groups():
+                by_tenant.setdefault(group.tenant, []).append(group)
+            batches = await asyncio.gather(*(self._tenant(t, gs) for t, gs in by_tenant.items()))
+            self._publish([m for batch in batches for m in batch])
+            self._commit()
+        except (ZohoError, httpx.HTTPError, KafkaException, OSError) as exc:
+            # Zoho or the broker is unreachable: keep the events, stop fetching more, try again later.
+            sink_metrics.FLUSH_FAILURES.labels(error=type(exc).__name__).inc()
+            log.warning("flush failed, retrying", extra={"error": str(exc), "events": self.pending.consumed})
+            if not self._paused:
+                self.consumer.pause(self.consumer.assignment())
+                self._paused = True
+            self._first_at = time.monotonic() + self.settings.retry_pause_s
+            return
+        if self._paused:
+            self.consumer.resume(self.consumer.assignment())
+            self._paused = False
+        sink_metrics.FLUSH_SECONDS.observe(time.monotonic() - started)
+        self.pending.clear()
+        self._first_at = None
+
+    async def _tenant(self, tenant: str, groups: Sequence[Group]) -> list[OutMessage]:
+        messages: list[OutMessage] = []
+        for group in groups:
+            outcomes, notes = await self._group(group)
+            for outcome, note in zip(outcomes, notes, strict=True):
+                sink_metrics.OUTCOMES.labels(tenant=tenant, module=group.module, action=outcome.action).inc()
+                messages.append(outcome_message(outcome, note))
+                if outcome.action == "failed":
+                    log.warning("zoho rejected a record", extra={
+                        "tenant": tenant, "module": group.module, "record_key": outcome.write.record_key,
+                        "code": outcome.error_code, "error": outcome.error_message})
+                    messages.append(dead_letter_message(outcome))
+        return messages
+
+    async def _group(self, group: Group) -> tuple[list[Outcome], list[str | None]]:
+        writes = list(group.newest.values())
+        held = await self.state.load(group.tenant, group.module, [w.record_key for w in writes])
+        outcomes: list[Outcome] = []
+        notes: list[str | None] = []
+        saves: list[Written] = []
+        changed: list[ZohoWrite] = []
+        for w in writes:
+            last = held.get(w.record_key)
+            if last is not None and last.source_version > w.source_version:
+                outcomes.append(Outcome(w, "unchanged", last.zoho_id))
+                notes.append(OLDER)
+            elif last is not None and last.fingerprint == w.fingerprint:
+                outcomes.append(Outcome(w, "unchanged", last.zoho_id))
+                notes.append(None)
+                if w.source_version > last.source_version:
+                    saves.append(Written(w.record_key, w.fingerprint, last.zoho_id, w.source_version, w.event_id))
+            else:
+                changed.append(w)
+        known = {key: last.zoho_id for key, last in held.items()}
+        written = await self.writers[group.tenant].write(group.module, changed, known)
+        for outcome in written:
+            outcomes.append(outcome)
+            notes.append(None)
+            if outcome.action in ("created", "updated") and outcome.zoho_id is not None:
+                w = outcome.write
+                saves.append(Written(w.record_key, w.fingerprint, outcome.zoho_id, w.source_version, w.event_id))
+        await self.state.save(group.tenant, group.module, saves)
+        for w in group.superseded:
+            outcomes.append(Outcome(w, "unchanged"))
+            notes.append(SUPERSEDED)
+        return outcomes, notes
+
+    def _publish(self, messages: list[OutMessage]) -> None:
+        failures: list[str] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        for topic, key, value in messages:
+            while True:
+                try:
+                    self.producer.produce(topic, value, key, on_delivery=delivered)
+                    break
+                except BufferError:
+                    self.producer.poll(0.1)
+        if self.producer.flush(30) or failures:
+            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"outcomes not delivered: {failures[:3]}"))
+
+    def _commit(self) -> None:
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self.pending.offsets.items()]
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+

@@ -1,0 +1,62 @@
+"""Durable record of what the sink last wrote to Zoho per record (table zoho_sink_state, schema.sql)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    record_key: str
+    fingerprint: str
+    zoho_id: str
+    source_version: int
+    event_id: str
+
+
+class StateStore:
+    """One connection shared by the tenants of a flush, one statement or transaction at a time."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, dsn: str) -> StateStore:
+        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
+        return cls(conn)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def load(self, tenant: str, module: str, keys: Sequence[str]) -> dict[str, Written]:
+        if not keys:
+            return {}
+        async with self._lock:
+            cur = await self._conn.execute(
+                "SELECT record_key, fingerprint, zoho_id, source_version, event_id FROM zoho_sink_state"
+                " WHERE tenant = %s AND module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
+            found = await cur.fetchall()
+        return {str(r[0]): Written(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4])) for r in found}
+
+    async def save(self, tenant: str, module: str, rows: Iterable[Written]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        async with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            # Newer wins here too: a row is only replaced by an equal or higher source version.
+            await cur.executemany(
+                "INSERT INTO zoho_sink_state AS s (tenant, module, record_key, fingerprint, zoho_id, source_version,"
+                " event_id) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (tenant, module, record_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+                " zoho_id = EXCLUDED.zoho_id, source_version = EXCLUDED.source_version,"
+                " event_id = EXCLUDED.event_id, written_at = now()"
+                " WHERE s.source_version <= EXCLUDED.source_version",
+                [(tenant, module, r.record_key, r.fingerprint, r.zoho_id, r.source_version, r.event_id)
+                 for r in rows])

@@ -1,0 +1,191 @@
+"""Writes one tenant's changed records into Zoho and says what became of each.
+
+Grades: one upsert per <= 100 records on the unique `Moodle_Grade_Composite_Key` (never search-then-create).
+Rows of records already in Zoho are read first (one list call) and sent as changes by id, so a re-grade
+replaces its learning outcomes instead of appending (subform.py). A write that appended rows to a record
+that already existed, or whose call may have landed twice (probe.py), is read back and repaired by id.
+A DUPLICATE_DATA answer becomes an update of the record it names. Student links are updates by id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from projections.zoho_sink import sink_metrics
+from projections.zoho_sink.client import ZohoClient
+from projections.zoho_sink.errors import ZohoRequestError
+from projections.zoho_sink.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
+from projections.zoho_sink.probe import WriteProbe
+from projections.zoho_sink.results import RecordFailure, RecordResult, RecordSuccess
+from projections.zoho_sink.subform import appends, new_rows, row_changes
+
+log = logging.getLogger("zoho_sink.writer")
+
+Action = Literal["created", "updated", "unchanged", "failed"]
+BATCH = 100
+
+
+@dataclass
+class Outcome:
+    write: ZohoWrite
+    action: Action
+    zoho_id: str | None = None
+    attempt: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    error_field: str | None = None
+
+
+@dataclass
+class _Work:
+    write: ZohoWrite
+    zoho_id: str | None
+    attempt: int = 0
+    created: bool = False
+    # A DUPLICATE_DATA answer: the named record still needs every field, not only its rows.
+    needs_fields: bool = False
+    failure: RecordFailure | None = None
+    sent: dict[str, Any] = field(default_factory=dict)
+
+
+def _stale_row_id(failure: RecordFailure) -> bool:
+    """A row id that is gone: an earlier landing of the same write already deleted it."""
+    path = failure.details.get("json_path")
+    return failure.code == "INVALID_DATA" and isinstance(path, str) and LO_SUBFORM in path
+
+
+class TenantWriter:
+    def __init__(self, client: ZohoClient, probe: WriteProbe, max_rounds: int = 4) -> None:
+        self.client = client
+        self.probe = probe
+        self.max_rounds = max_rounds
+
+    async def write(self, module: str, writes: Sequence[ZohoWrite], known: dict[str, str]) -> list[Outcome]:
+        """`known`: record key -> Zoho id of records this sink wrote before."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(writes), BATCH):
+            chunk = writes[start:start + BATCH]
+            try:
+                if module == GRADES:
+                    outcomes += await self._grades(chunk, known)
+                else:
+                    outcomes += await self._updates(module, chunk)
+            except ZohoRequestError as exc:
+                # The request itself is refused (bad module, malformed body): retrying cannot help.
+                log.error("zoho refused a write request", extra={"module": module, "code": exc.code,
+                                                                 "error": exc.message})
+                outcomes += [Outcome(w, "failed", w.zoho_id, 1, exc.code or str(exc.status), exc.message)
+                             for w in chunk]
+        return outcomes
+
+    async def _updates(self, module: str, writes: Sequence[ZohoWrite]) -> list[Outcome]:
+        records = [{"id": w.zoho_id, **w.fields} for w in writes]
+        results = await self.client.update(module, records)
+        return [self._finished(_Work(w, w.zoho_id, 1), r) for w, r in zip(writes, results, strict=True)]
+
+    def _finished(self, work: _Work, result: RecordResult) -> Outcome:
+        if isinstance(result, RecordSuccess):
+            return Outcome(work.write, "updated", result.id, work.attempt)
+        return Outcome(work.write, "failed", work.zoho_id, work.attempt, result.code, result.message, result.field)
+
+    async def _rows_of(self, ids: Sequence[str]) -> dict[str, list[Row]]:
+        if not ids:
+            return {}
+        found = await self.client.get_many(GRADES, ids, [GRADE_KEY, LO_SUBFORM])
+        return {str(r["id"]): list(r.get(LO_SUBFORM) or []) for r in found}
+
+    async def _grades(self, writes: Sequence[ZohoWrite], known: dict[str, str]) -> list[Outcome]:
+        works = [_Work(w, known.get(w.record_key)) for w in writes]
+        current = await self._rows_of([w.zoho_id for w in works if w.zoho_id])
+        records = []
+        for work in works:
+            record = dict(work.write.fields)
+            wanted = work.write.rows or ()
+            if work.zoho_id in current:
+                changes = row_changes(current[work.zoho_id], wanted)
+            else:
+                # New to us, or deleted in Zoho since: if it exists after all, the read-back below repairs it.
+                work.zoho_id = None
+                changes = new_rows(wanted)
+            if changes:
+                record[LO_SUBFORM] = changes
+            work.sent = record
+            work.attempt = 1
+            records.append(record)
+        mark = self.probe.mark()
+        results = await self.client.upsert(GRADES, records, [GRADE_KEY])
+        ambiguous = self.probe.since(mark)
+        check: list[_Work] = []
+        done: list[Outcome] = []
+        for work, result in zip(works, results, strict=True):
+            self._apply(work, result, ambiguous, check, done, first=True)
+        return done + await self._repair(check, ambiguous)
+
+    def _apply(self, work: _Work, result: RecordResult, ambiguous: bool, check: list[_Work], done: list[Outcome],
+               *, first: bool) -> None:
+        added = appends(work.sent.get(LO_SUBFORM))
+        if isinstance(result, RecordSuccess):
+            work.zoho_id = result.id
+            work.created = work.created or (first and result.action == "created")
+            work.needs_fields = False
+            if added and (ambiguous or result.action == "updated"):
+                check.append(work)
+            else:
+                done.append(Outcome(work.write, "created" if work.created else "updated", result.id, work.attempt))
+        elif result.existing_id is not None and first:
+            log.info("DUPLICATE_DATA: updating the record Zoho names", extra={
+                "record_key": work.write.record_key, "zoho_id": result.existing_id, "field": result.field})
+            work.zoho_id, work.needs_fields = result.existing_id, True
+            check.append(work)
+        elif _stale_row_id(result) and work.zoho_id is not None:
+            # The whole record was refused, so its fields go again with the corrected rows.
+            work.needs_fields = True
+            check.append(work)
+        else:
+            work.failure = result
+            done.append(Outcome(work.write, "failed", work.zoho_id, work.attempt, result.code, result.message,
+                                result.field))
+
+    async def _repair(self, check: list[_Work], ambiguous: bool) -> list[Outcome]:
+        """Read the rows back and send the corrections by id until every record holds exactly its rows."""
+        done: list[Outcome] = []
+        for _ in range(self.max_rounds):
+            if not check:
+                return done
+            if ambiguous:
+                await self.probe.settle()
+            current = await self._rows_of([w.zoho_id for w in check if w.zoho_id])
+            todo: list[_Work] = []
+            for work in check:
+                assert work.zoho_id is not None
+                if work.zoho_id not in current:
+                    done.append(Outcome(work.write, "failed", work.zoho_id, work.attempt, "NOT_FOUND",
+                                        "the record to update is gone from Zoho"))
+                    continue
+                changes = row_changes(current[work.zoho_id], work.write.rows or ())
+                record: dict[str, Any] = {"id": work.zoho_id}
+                if work.needs_fields:
+                    record.update(work.write.fields)
+                if changes:
+                    record[LO_SUBFORM] = changes
+                    sink_metrics.REPAIRS.labels(tenant=work.write.tenant, module=GRADES).inc()
+                if len(record) == 1:
+                    done.append(Outcome(work.write, "created" if work.created else "updated", work.zoho_id,
+                                        work.attempt))
+                    continue
+                work.sent, work.attempt = record, work.attempt + 1
+                todo.append(work)
+            if not todo:
+                return done
+            mark = self.probe.mark()
+            results = await self.client.update(GRADES, [w.sent for w in todo])
+            ambiguous = self.probe.since(mark)
+            check = []
+            for work, result in zip(todo, results, strict=True):
+                self._apply(work, result, ambiguous, check, done, first=False)
+        done += [Outcome(w.write, "failed", w.zoho_id, w.attempt, "NOT_CONVERGED",
+                         f"subform rows still differ after {self.max_rounds} repairs") for w in check]
+        return done
