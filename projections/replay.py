@@ -1,0 +1,141 @@
+"""Rebuild every projection from offset 0 into a fresh schema, then swap it in atomically.
+
+The live schema keeps answering queries (and the live projector keeps writing it) while the
+new one fills. Worker processes split the partitions between them; when they have reached
+the end offsets taken at the start, a last catch-up pass reads what arrived meanwhile, and
+one transaction renames the live schema away and the new one into its place. The live
+projector's next batch then finds offsets it did not write, and re-reads from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from psycopg import sql
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from projections.batch import BatchWriter
+from projections.migrate import checked_schema, migrate
+from projections.offsets import TopicPartitionKey, stored_offsets
+from projections.projector import TOPICS, consumer_config
+
+log = logging.getLogger(__name__)
+
+REPLAY_BATCH = 20_000
+
+
+def end_offsets(bootstrap: str, topics: tuple[str, ...] = TOPICS) -> dict[TopicPartitionKey, int]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mzsync-replay-watermarks"})
+    try:
+        meta = c.list_topics(timeout=10).topics
+        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+                for t in topics if t in meta for p in meta[t].partitions}
+    finally:
+        c.close()
+
+
+def catch_up(bootstrap: str, dsn: str, schema: str, targets: dict[TopicPartitionKey, int],
+             on_applied: Callable[[int], None] = lambda n: None, batch_size: int = REPLAY_BATCH) -> int:
+    """Apply every record of `targets`' partitions from the stored offsets up to the target offsets."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        writer = BatchWriter(conn, schema, dead_letters=None)
+        writer.positions = stored_offsets(conn, schema, targets)
+        todo = {tp for tp, end in targets.items() if writer.positions[tp] < end}
+        if not todo:
+            return 0
+        consumer = Consumer(consumer_config(bootstrap, f"mzsync-replay-{schema}"))
+        applied = 0
+        try:
+            consumer.assign([TopicPartition(t, p, writer.positions[(t, p)]) for t, p in todo])
+            while todo:
+                msgs = [m for m in consumer.consume(batch_size, timeout=0.5) if m.error() is None]
+                fresh = writer.fresh(msgs)
+                if fresh:
+                    result = writer.write(fresh)
+                    if result.fenced:
+                        raise RuntimeError(f"another process is writing {schema}; replay stopped")
+                    applied += len(fresh)
+                    on_applied(len(fresh))
+                todo = {tp for tp in todo if writer.positions[tp] < targets[tp]}
+        finally:
+            consumer.close()
+        return applied
+
+
+def _worker(bootstrap: str, dsn: str, schema: str, targets: dict[TopicPartitionKey, int],
+            counter: Any) -> None:
+    def bump(n: int) -> None:
+        with counter.get_lock():
+            counter.value += n
+
+    catch_up(bootstrap, dsn, schema, targets, bump)
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} events/s")
+
+
+def _parallel(bootstrap: str, dsn: str, schema: str, targets: dict[TopicPartitionKey, int], workers: int,
+              show_progress: bool) -> None:
+    # Largest partitions first, dealt round-robin, so the workers finish together.
+    ordered = sorted(targets.items(), key=lambda kv: -kv[1])
+    shares: list[dict[TopicPartitionKey, int]] = [dict(ordered[i::workers]) for i in range(workers)]
+    ctx = mp.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    procs = [ctx.Process(target=_worker, args=(bootstrap, dsn, schema, share, counter), daemon=True)
+             for share in shares if share]
+    for p in procs:
+        p.start()
+    total = sum(targets.values())
+    with Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                  _Rate(), TimeRemainingColumn(), disable=not show_progress) as progress:
+        task = progress.add_task("replay", total=total)
+        while any(p.is_alive() for p in procs):
+            progress.update(task, completed=min(counter.value, total))
+            time.sleep(0.25)
+        progress.update(task, completed=min(counter.value, total))
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"replay worker(s) failed with exit codes {failed}")
+
+
+def swap(dsn: str, live: str, fresh: str, keep_old: bool) -> str | None:
+    """Rename `fresh` to `live` in one transaction; the old live schema is dropped or kept renamed."""
+    old = checked_schema(f"{live}_old_{datetime.now(UTC):%Y%m%d%H%M%S}")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.transaction():
+            exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (live,)).fetchone()
+            if exists:
+                conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(live),
+                                                                            sql.Identifier(old)))
+            conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(live)))
+        if exists and not keep_old:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(old)))
+            return None
+    return old if exists else None
+
+
+def replay(bootstrap: str, dsn: str, live: str, workers: int = 2, keep_old: bool = False,
+           swap_in: bool = True, show_progress: bool = True) -> str:
+    """Build `live`'s replacement from offset 0; returns the name it was built under."""
+    fresh = checked_schema(f"{live}_rebuild_{datetime.now(UTC):%Y%m%d%H%M%S}")
+    migrate(dsn, fresh)
+    started = time.perf_counter()
+    _parallel(bootstrap, dsn, fresh, end_offsets(bootstrap), workers, show_progress)
+    # What arrived while the workers ran; small, so one pass in this process.
+    late = catch_up(bootstrap, dsn, fresh, end_offsets(bootstrap))
+    log.info("replay caught up", extra={"schema": fresh, "late_events": late,
+                                        "seconds": round(time.perf_counter() - started, 2)})
+    if swap_in:
+        old = swap(dsn, live, fresh, keep_old)
+        log.info("replay swapped in", extra={"schema": live, "old_schema": old})
+    return fresh
