@@ -142,7 +142,8 @@ class Applier:
             merge=merge, key=_ids(table.key), a=applied),
             (table.entity,))
         child = table.child
-        join = sql.SQL(" AND ").join(sql.SQL("c.{0} = a.{0}").format(sql.Identifier(k)) for k in table.key)
+        join = sql.SQL(" AND ").join(sql.SQL("c.{} = a.{}").format(sql.Identifier(ck), sql.Identifier(pk))
+                                     for ck, pk in zip(child.parent_key, table.key, strict=True))
         self.conn.execute(sql.SQL("DELETE FROM {c} c USING {a} a WHERE {join}").format(
             c=self._q(child.table), a=applied, join=join))
         child_rows = [c for r in rows for c in r.children]

@@ -48,14 +48,12 @@ Converter = Callable[[Any], Any]
 @dataclass(frozen=True)
 class ChildTable:
     table: str
+    # the parent's key as named in this table, in the parent key's order
+    parent_key: tuple[str, ...]
     # payload field holding the list of child records
     source: str
     fields: tuple[str, ...]
     converters: dict[str, Converter]
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.fields
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class EntityTable:
     @property
     def child_columns(self) -> tuple[str, ...]:
         assert self.child is not None
-        return (*self.key, "position", *self.child.fields)
+        return (*self.child.parent_key, "position", *self.child.fields)
 
     def row_key(self, tenant: str, entity_id: str, payload: dict[str, Any] | None) -> tuple[Any, ...]:
         if self.entity == "grade":
@@ -128,12 +126,12 @@ ENTITY_TABLES: dict[str, EntityTable] = {t.entity: t for t in (
     _t("registration", "student_id student_name program_id program_name registration_date status program_price "
                        "currency study_mode modified_at",
        converters={"program_price": _money},
-       child=ChildTable("registration_installment", "payment_schedule",
+       child=ChildTable("registration_installment", ("tenant", "registration_id"), "payment_schedule",
                         ("installment_no", "due_date", "amount", "status", "paid_date"), {"amount": _money})),
     _t("payment", "payment_number registration_id student_id amount payment_date method payment_type installment_no "
                   "note modified_at", converters={"amount": _money}),
     _t("grade", _GRADE, table="grade_attempt", key=("tenant", "grade_id", "attempt_number"),
-       child=ChildTable("grade_learning_outcome", "learning_outcomes",
+       child=ChildTable("grade_learning_outcome", ("tenant", "grade_id", "attempt_number"), "learning_outcomes",
                         ("code", "title", "description", "identification", "score", "feedback", "achieved"), {})),
     _t("moodle_user", "username email first_name last_name idnumber student_id link_method"),
     _t("moodle_enrollment", "moodle_user_id course_id course_idnumber role status time_start time_end"),
