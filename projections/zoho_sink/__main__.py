@@ -20,6 +20,8 @@ log = logging.getLogger("zoho_sink")
 async def main() -> None:
     common = get_settings()
     setup_logging("zoho-sink", common.log_level)
+    # One line per HTTP call drowns the sink's own lines; the client counts calls in /metrics.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = SinkSettings()
     tenants = settings.tenants()
     state = await StateStore.connect(common.database_dsn())

@@ -101,7 +101,7 @@ class ZohoClient:
                 metrics.RECORD_OUTCOMES.labels(tenant=self.account.tenant, operation=operation,
                                                outcome=outcome).inc()
             results.extend(batch_results)
-        log.debug("zoho write", extra={"tenant": self.account.tenant, "module": module, "operation": operation,
+        log.debug("zoho write", extra={"tenant": self.account.tenant, "zoho_module": module, "operation": operation,
                                        "records": len(records)})
         return results
 

@@ -67,7 +67,7 @@ def fit(module: str, field: str, value: str | None, record_key: str) -> str | No
         return value
     sink_metrics.TRUNCATED.labels(module=module, field=field).inc()
     log.warning("value cut to the Zoho field limit", extra={
-        "module": module, "field": field, "record_key": record_key, "length": len(value), "limit": limit})
+        "zoho_module": module, "field": field, "record_key": record_key, "length": len(value), "limit": limit})
     return value[:limit - 3] + "..."
 
 

@@ -156,7 +156,7 @@ class Sink:
                 messages.append(outcome_message(outcome, note))
                 if outcome.action == "failed":
                     log.warning("zoho rejected a record", extra={
-                        "tenant": tenant, "module": group.module, "record_key": outcome.write.record_key,
+                        "tenant": tenant, "zoho_module": group.module, "record_key": outcome.write.record_key,
                         "code": outcome.error_code, "error": outcome.error_message})
                     messages.append(dead_letter_message(outcome))
         return messages

@@ -75,7 +75,7 @@ class TenantWriter:
                     outcomes += await self._updates(module, chunk)
             except ZohoRequestError as exc:
                 # The request itself is refused (bad module, malformed body): retrying cannot help.
-                log.error("zoho refused a write request", extra={"module": module, "code": exc.code,
+                log.error("zoho refused a write request", extra={"zoho_module": module, "code": exc.code,
                                                                  "error": exc.message})
                 outcomes += [Outcome(w, "failed", w.zoho_id, 1, exc.code or str(exc.status), exc.message)
                              for w in chunk]

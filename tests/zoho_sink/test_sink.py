@@ -1,0 +1,200 @@
+"""The Zoho sink end to end: canonical events on the real broker -> the sink process -> the emulator over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from tests.infra import Infra, wait_until
+from tests.zoho_sink.conftest import (
+    SinkRunner,
+    ZohoOrg,
+    dead_letters,
+    grade_event,
+    link_event,
+    lo,
+    lo_rows,
+    outcomes,
+    produce,
+    wait_outcomes,
+)
+
+KEY = "Moodle_Grade_Composite_Key"
+
+
+def _thousand(zoho: ZohoOrg) -> list[dict[str, object]]:
+    return [grade_event(zoho.tenant, 1000 + s, a, zoho.students[s], zoho.classes[a % 2], letter="PMD"[a % 3])
+            for s in range(200) for a in range(5)]
+
+
+def test_thousand_grades_in_ten_calls_then_nothing_for_unchanged(infra: Infra, zoho: ZohoOrg,
+                                                                  sinks: SinkRunner) -> None:
+    zoho.seed(students=200)
+    events = _thousand(zoho)
+    produce(infra, "canonical.grade", events)
+    sink = sinks.start(zoho)
+    done = wait_outcomes(infra, zoho.tenant, 1000)
+
+    records = zoho.records()
+    assert len(records) == 1000
+    assert len({r[KEY] for r in records}) == 1000
+    by_key = {r[KEY]: r for r in records}
+    sample = by_key["1007_3"]
+    assert sample["Student"]["id"] == zoho.students[7] and sample["Class"]["id"] == zoho.classes[1]
+    assert sample["Grade"] == "D" and sample["Attempt_Number"] == 1 and sample["Grader_Name"] == "Ms Teacher"
+    assert all(lo_rows(r) == [("P1", "1"), ("P2", "1")] for r in records)
+    assert Counter(o["action"] for o in done) == {"created": 1000}
+    assert len(zoho.write_calls()) <= 10
+    assert sink.metric('zoho_client_records_per_call_sum{operation="upsert"}') == 1000
+
+    # The same events again, read by a new consumer group after a restart: Zoho is not written again.
+    sinks.stop_all()
+    calls_before = len(zoho.write_calls())
+    produce(infra, "canonical.grade", events[:100])
+    sinks.start(zoho)
+    again = wait_outcomes(infra, zoho.tenant, 1000 + 1100)[1000:]
+    assert Counter(o["action"] for o in again) == {"unchanged": 1100}
+    assert len(zoho.write_calls()) == calls_before
+    assert len(zoho.records()) == 1000
+
+
+def test_regrade_replaces_learning_outcomes_and_newer_wins(infra: Infra, zoho: ZohoOrg, sinks: SinkRunner) -> None:
+    zoho.seed(students=2)
+    student, cls = zoho.students[0], zoho.classes[0]
+    first = grade_event(zoho.tenant, 7, 42, student, cls, letter="R", los=[lo("P1", 0), lo("P2", 1), lo("M1", 0)])
+    sinks.start(zoho)
+    produce(infra, "canonical.grade", [first])
+    wait_outcomes(infra, zoho.tenant, 1)
+    (before,) = zoho.records()
+    assert lo_rows(before) == [("M1", "0"), ("P1", "0"), ("P2", "1")]
+
+    long_feedback = "x" * 2500
+    regrade = grade_event(zoho.tenant, 7, 42, student, cls, attempt=2, letter="M", role="iv", grader="Mr IV",
+                          los=[lo("P1", 1, "now met"), lo("P2", 1), lo("D1", 1)], feedback=long_feedback,
+                          graded_ms=1_760_000_500_000)
+    produce(infra, "canonical.grade", [regrade])
+    wait_outcomes(infra, zoho.tenant, 2)
+    # Attempt 1 re-sent late with a change must not overwrite attempt 2.
+    late = grade_event(zoho.tenant, 7, 42, student, cls, letter="F", los=[lo("P1", 0)],
+                       graded_ms=1_760_000_900_000)
+    produce(infra, "canonical.grade", [late])
+    results = wait_outcomes(infra, zoho.tenant, 3)
+
+    (after,) = zoho.records()
+    assert after["id"] == before["id"]
+    assert after["Grade"] == "M" and after["Attempt_Number"] == 2
+    assert after["IV_Name"] == "Mr IV" and after["Grader_Name"] == "Ms Teacher"
+    assert lo_rows(after) == [("D1", "1"), ("P1", "1"), ("P2", "1")]
+    rows = {r["LO_Code"]: r for r in after["Learning_Outcomes_Assessm"]}
+    assert rows["P1"]["LO_Feedback"] == "now met"
+    # P2 did not change: its row is the same row, not a re-added copy.
+    assert rows["P2"]["id"] == {r["LO_Code"]: r for r in before["Learning_Outcomes_Assessm"]}["P2"]["id"]
+    assert after["Feedback"] == "x" * 1997 + "..."
+    assert [o["action"] for o in results] == ["created", "updated", "unchanged"]
+    assert results[2]["error_message"] and "older" in results[2]["error_message"]
+    assert sinks.running[0].metric('zoho_sink_values_truncated_total{field="Feedback"') == 1
+
+
+def test_faults_give_the_same_final_state(infra: Infra, zoho: ZohoOrg, sinks: SinkRunner) -> None:
+    zoho.seed(students=60)
+    first = [grade_event(zoho.tenant, 2000 + s, a, zoho.students[s], zoho.classes[0])
+             for s in range(60) for a in range(5)]
+    regrades = [grade_event(zoho.tenant, 2000 + s, a, zoho.students[s], zoho.classes[0], attempt=2, letter="D",
+                            los=[lo("P1", 1), lo("M1", 1), lo("D1", 1)]) for s in range(0, 60, 2) for a in range(5)]
+    zoho.emu.faults(rate_429=0.2, error_rate=0.05, timeout_rate=0.05)
+    sink = sinks.start(zoho, SINK_MAX_PENDING="100")
+    produce(infra, "canonical.grade", first)
+    wait_until(lambda: len(outcomes(infra, zoho.tenant)) >= 100, 60, 0.5)
+    zoho.emu.faults(expire_tokens_now=True)
+    produce(infra, "canonical.grade", regrades)
+    wait_outcomes(infra, zoho.tenant, 450, timeout=120)
+    wait_until(lambda: zoho.emu.admin("GET", "state")["orgs"][zoho.tenant]["in_flight"] == 0, 10)
+
+    records = zoho.records()
+    assert len(records) == 300 and len({r[KEY] for r in records}) == 300
+    regraded = {e["entity_id"] for e in regrades}
+    for r in records:
+        if r[KEY] in regraded:
+            assert (r["Grade"], lo_rows(r)) == ("D", [("D1", "1"), ("M1", "1"), ("P1", "1")]), r[KEY]
+        else:
+            assert (r["Grade"], lo_rows(r)) == ("P", [("P1", "1"), ("P2", "1")]), r[KEY]
+    calls = zoho.emu.calls(zoho.tenant)
+    statuses = Counter(c["status"] for c in calls)
+    assert statuses[429] > 0 and statuses[500] > 0 and statuses[401] > 0
+    assert sink.metric("zoho_client_retries_total") > 0
+    assert not [o for o in outcomes(infra, zoho.tenant) if o["action"] == "failed"]
+
+
+def test_sigkill_mid_batch_then_restart(infra: Infra, zoho: ZohoOrg, sinks: SinkRunner) -> None:
+    zoho.seed(students=50)
+    events = [grade_event(zoho.tenant, 3000 + s, a, zoho.students[s], zoho.classes[0], los=[lo("P1", 1), lo("M1", 0)])
+              for s in range(50) for a in range(4)]
+    produce(infra, "canonical.grade", events)
+    zoho.emu.faults(latency_ms=1500)
+    group = f"sink-kill-{zoho.tenant}"
+    first = sinks.start(zoho, group, SINK_MAX_PENDING="100")
+
+    def upsert_in_flight() -> bool:
+        state = zoho.emu.admin("GET", "state")["orgs"][zoho.tenant]
+        return bool(state["in_flight"]) and any(c["operation"] == "upsert" for c in zoho.emu.calls(zoho.tenant))
+
+    assert wait_until(upsert_in_flight, 60, 0.05)
+    first.kill()  # the second upsert is still in flight: Zoho applies it, the sink never hears of it
+    time.sleep(1.6)
+    zoho.emu.faults(latency_ms=0)
+    second = sinks.start(zoho, group, SINK_MAX_PENDING="100")
+    wait_until(lambda: len({o["record_key"] for o in outcomes(infra, zoho.tenant)}) >= 200, 60, 0.5)
+    expected = [("M1", "0"), ("P1", "1")]
+    wait_until(lambda: all(lo_rows(r) == expected for r in zoho.records()), 30, 0.5)
+
+    records = zoho.records()
+    assert len(records) == 200 and len({r[KEY] for r in records}) == 200
+    assert all(lo_rows(r) == expected for r in records)
+    # The restarted sink found rows it had written before the kill and removed the copies it re-added.
+    assert second.metric("zoho_sink_subform_repairs_total") > 0
+
+
+def test_rejected_record_is_dead_lettered_and_its_neighbours_land(infra: Infra, zoho: ZohoOrg,
+                                                                   sinks: SinkRunner) -> None:
+    zoho.seed(students=9)
+    events = [grade_event(zoho.tenant, 4000 + s, 1, zoho.students[s], zoho.classes[0]) for s in range(9)]
+    gone_student = "9" * 19
+    events.insert(4, grade_event(zoho.tenant, 4999, 1, gone_student, zoho.classes[0]))
+    sinks.start(zoho)
+    produce(infra, "canonical.grade", events)
+    done = wait_outcomes(infra, zoho.tenant, 10)
+
+    assert len(zoho.records()) == 9
+    failed = [o for o in done if o["action"] == "failed"]
+    assert [(o["record_key"], o["error_code"]) for o in failed] == [("4999_1", "INVALID_DATA")]
+    letters = wait_until(lambda: dead_letters(infra, zoho.tenant), 20)
+    assert len(letters) == 1
+    (letter,) = letters
+    assert letter["reason"] == "zoho_rejected" and letter["record_id"] == "4999_1"
+    assert letter["errors"][0]["field"] == "Student" and "INVALID_DATA" in letter["errors"][0]["message"]
+    assert gone_student.encode() in letter["body"]
+
+
+def test_student_links_and_no_echo(infra: Infra, zoho: ZohoOrg, sinks: SinkRunner) -> None:
+    zoho.seed(students=3)
+    sinks.start(zoho)
+    produce(infra, "canonical.moodle_user", [
+        link_event(zoho.tenant, 501, zoho.students[0], "email"),
+        link_event(zoho.tenant, 502, zoho.students[1], "student_moodle_id"),  # read from Zoho: nothing to write
+    ])
+    produce(infra, "canonical.grade", [
+        grade_event(zoho.tenant, 501, 1, zoho.students[0], zoho.classes[0]),
+        grade_event(zoho.tenant, 502, 1, zoho.students[1], zoho.classes[0], origin="zoho"),  # Zoho's own grade
+    ])
+    wait_outcomes(infra, zoho.tenant, 2)
+    time.sleep(1)
+
+    students = {s["id"]: s for s in zoho.records("BTEC_Students")}
+    assert students[zoho.students[0]]["Student_Moodle_ID"] == "501"
+    assert students[zoho.students[1]]["Student_Moodle_ID"] is None
+    assert [r[KEY] for r in zoho.records()] == ["501_1"]
+    assert zoho.emu.admin("GET", "webhooks")["pending"] == 0
+    assert zoho.webhooks_fired() == []
+    # The same kind of write without `"trigger": []` does fire one: the check above can see a webhook.
+    zoho.create("BTEC_Classes", [{"Class_Name": "fires a workflow"}], "Class_Name", trigger=True)
+    assert wait_until(lambda: zoho.webhooks_fired(), 10)
