@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from psycopg import sql
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
@@ -32,12 +32,20 @@ log = logging.getLogger(__name__)
 REPLAY_BATCH = 20_000
 
 
-def end_offsets(bootstrap: str, topics: tuple[str, ...] = TOPICS) -> dict[TopicPartitionKey, int]:
+def end_offsets(bootstrap: str, topics: tuple[str, ...] = TOPICS, attempts: int = 5) -> dict[TopicPartitionKey, int]:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mzsync-replay-watermarks"})
     try:
-        meta = c.list_topics(timeout=10).topics
-        return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in topics if t in meta for p in meta[t].partitions}
+        for attempt in range(attempts):
+            try:
+                meta = c.list_topics(timeout=10).topics
+                return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+                        for t in topics if t in meta for p in meta[t].partitions}
+            except KafkaException:
+                # A broker that just started or moved a leader answers again within seconds.
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
     finally:
         c.close()
 
