@@ -1,0 +1,22 @@
+"""The last things the Zoho sink did, from `zoho.outcomes`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.topics import ZOHO_OUTCOMES
+from ops.log import tail
+from schemas.codec import UnknownSchemaError, decode
+
+
+def last_outcomes(bootstrap: str, n: int, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Newest last. With a tenant, the last `n` of the topic's tail are filtered, not the last `n` of the tenant."""
+    out = []
+    for record in tail(bootstrap, ZOHO_OUTCOMES, n):
+        try:
+            _, outcome = decode(record.value or b"")
+        except UnknownSchemaError:
+            continue
+        if tenant is None or outcome["tenant"] == tenant:
+            out.append(outcome)
+    return out

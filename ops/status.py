@@ -1,0 +1,90 @@
+"""`mzsync status`: is the pipeline keeping up, what is waiting, what failed, what Zoho answered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ops import deadletters
+from ops.lag import GroupLag, consumer_lag
+from ops.log import LogError
+from ops.outcomes import last_outcomes
+from ops.waiting import WorkerWaiting, scrape
+
+
+@dataclass
+class Status:
+    groups: list[GroupLag] = field(default_factory=list)
+    waiting: list[WorkerWaiting] = field(default_factory=list)
+    dead_letters: dict[str, dict[str, int]] = field(default_factory=dict)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "consumer_groups": [{**asdict(g), "total": g.total} for g in self.groups],
+            "waiting": [{**asdict(w), "total": w.total} for w in self.waiting],
+            "dead_letters": self.dead_letters,
+            "zoho_outcomes": self.outcomes,
+            "errors": self.errors,
+        }
+
+
+def gather(bootstrap: str, metrics_urls: list[str], outcomes: int, tenant: str | None) -> Status:
+    status = Status(waiting=[scrape(url) for url in metrics_urls])
+    try:
+        status.groups = consumer_lag(bootstrap)
+    except LogError as exc:
+        status.errors.append(f"consumer lag: {exc}")
+    try:
+        status.dead_letters = deadletters.counts_by_reason(deadletters.load(bootstrap, tenant=tenant))
+    except LogError as exc:
+        status.errors.append(f"dead letters: {exc}")
+    try:
+        status.outcomes = last_outcomes(bootstrap, outcomes, tenant)
+    except LogError as exc:
+        status.errors.append(f"zoho outcomes: {exc}")
+    return status
+
+
+def render(status: Status, console: Console) -> None:
+    lag = Table(title="Consumer lag (records behind the end of each topic)", title_justify="left")
+    for column in ("group", "state", "topic", "lag"):
+        lag.add_column(column, justify="right" if column == "lag" else "left")
+    for group in status.groups:
+        lag.add_row(group.group, group.state, "(all)", f"{group.total:,}", style="bold")
+        for topic, behind in group.topics.items():
+            lag.add_row("", "", topic, f"{behind:,}")
+    console.print(lag if status.groups else "Consumer lag: no consumer groups with committed offsets")
+
+    waiting = Table(title="Records waiting for a dependency (streams workers)", title_justify="left")
+    waiting.add_column("worker")
+    waiting.add_column("by stage")
+    waiting.add_column("total", justify="right")
+    for w in status.waiting:
+        stages = ", ".join(f"{stage} {n:,}" for stage, n in w.by_stage.items()) or "-"
+        waiting.add_row(w.url, w.error or stages, "" if w.error else f"{w.total:,}")
+    console.print(waiting)
+
+    dead = Table(title="Dead letters (distinct) by tenant and reason", title_justify="left")
+    for column in ("tenant", "reason", "count"):
+        dead.add_column(column, justify="right" if column == "count" else "left")
+    for tenant, reasons in status.dead_letters.items():
+        for reason, n in reasons.items():
+            dead.add_row(tenant, reason, f"{n:,}")
+    console.print(dead if status.dead_letters else "Dead letters: none")
+
+    outcomes = Table(title="Last Zoho outcomes (newest last)", title_justify="left")
+    for column in ("at", "tenant", "module", "record", "action", "zoho id", "attempt", "error"):
+        outcomes.add_column(column)
+    for o in status.outcomes:
+        error = " ".join(x for x in (o.get("error_code"), o.get("error_message")) if x)
+        outcomes.add_row(f"{o['occurred_at']:%Y-%m-%d %H:%M:%S}", o["tenant"], o["module"], o["record_key"],
+                         o["action"], o.get("zoho_id") or "", str(o["attempt"]), error)
+    console.print(outcomes if status.outcomes else "Zoho outcomes: none yet")
+
+    for error in status.errors:
+        console.print(f"[red]error:[/red] {error}")
