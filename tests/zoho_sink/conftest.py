@@ -177,9 +177,9 @@ def produce(infra: Infra, topic: str, events: list[dict[str, Any]]) -> None:
     assert producer.flush(20) == 0
 
 
-def outcomes(infra: Infra, tenant: str) -> list[dict[str, Any]]:
+def outcomes(infra: Infra, tenant: str, start: dict[int, int] | None = None) -> list[dict[str, Any]]:
     prefix = f"{tenant}/".encode()
-    return [decode(r.value)[1] for r in read_records(infra.bootstrap, "zoho.outcomes")
+    return [decode(r.value)[1] for r in read_records(infra.bootstrap, "zoho.outcomes", start)
             if r.key and r.key.startswith(prefix) and r.value]
 
 
@@ -189,9 +189,10 @@ def dead_letters(infra: Infra, tenant: str) -> list[dict[str, Any]]:
             if r.key and r.key.startswith(prefix) and r.value]
 
 
-def wait_outcomes(infra: Infra, tenant: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-    found = wait_until(lambda: (o if len(o := outcomes(infra, tenant)) >= count else None), timeout, 0.5)
-    assert found is not None, f"expected {count} outcomes, got {len(outcomes(infra, tenant))}"
+def wait_outcomes(infra: Infra, tenant: str, count: int, timeout: float = 60,
+                  start: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    found = wait_until(lambda: (o if len(o := outcomes(infra, tenant, start)) >= count else None), timeout, 0.5)
+    assert found is not None, f"expected {count} outcomes, got {len(outcomes(infra, tenant, start))}"
     return list(found)
 
 
@@ -207,9 +208,15 @@ class SinkProcess:
     proc: Any
     log: Path
 
-    def metric(self, prefix: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(f"{self.url}/metrics").text.splitlines()
-                   if line.startswith(prefix))
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` carrying all of `labels`."""
+        wanted = [f'{k}="{v}"' for k, v in labels.items()]
+        total = 0.0
+        for line in httpx.get(f"{self.url}/metrics").text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample.split("{")[0] == name and all(w in sample for w in wanted):
+                total += float(value)
+        return total
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
