@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -35,13 +37,6 @@ def _json(value: Any) -> str:
     return orjson.dumps(value if value is not None else []).decode()
 
 
-def _text(value: Any) -> Any:
-    # PostgreSQL text cannot hold NUL; such an event is dead-lettered rather than failing its batch.
-    if isinstance(value, str) and "\x00" in value:
-        raise MalformedPayload("text contains a NUL character")
-    return value
-
-
 Converter = Callable[[Any], Any]
 
 
@@ -54,6 +49,9 @@ class ChildTable:
     source: str
     fields: tuple[str, ...]
     converters: dict[str, Converter]
+
+    def values(self, item: dict[str, Any]) -> tuple[Any, ...]:
+        return _values(self.fields, self.converters, item)
 
 
 @dataclass(frozen=True)
@@ -85,19 +83,32 @@ class EntityTable:
         return (tenant, entity_id)
 
     def row(self, key: tuple[Any, ...], envelope: tuple[Any, ...], payload: dict[str, Any]) -> tuple[Any, ...]:
-        conv = self.converters
-        values = tuple(conv[f](payload.get(f)) if f in conv else _text(payload.get(f)) for f in self.fields)
-        return (*key, *envelope, *values)
+        return (*key, *envelope, *_values(self.fields, self.converters, payload))
 
     def child_rows(self, key: tuple[Any, ...], payload: dict[str, Any]) -> list[tuple[Any, ...]]:
         child = self.child
         if child is None:
             return []
-        conv = child.converters
-        return [
-            (*key, position, *(conv[f](item.get(f)) if f in conv else _text(item.get(f)) for f in child.fields))
-            for position, item in enumerate(payload.get(child.source) or ())
-        ]
+        return [(*key, position, *child.values(item)) for position, item in enumerate(payload.get(child.source) or ())]
+
+
+def _values(fields: tuple[str, ...], converters: dict[str, Converter], item: dict[str, Any]) -> tuple[Any, ...]:
+    # Decoded records carry every schema field, so one C-level lookup takes them all; text PostgreSQL
+    # refuses (a NUL byte) fails the batch, which is then applied record by record and the culprit dead-lettered.
+    values = _getter(fields)(item)
+    if not converters:
+        return values
+    out = list(values)
+    for i, f in enumerate(fields):
+        if f in converters:
+            out[i] = converters[f](out[i])
+    return tuple(out)
+
+
+@cache
+def _getter(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    get = itemgetter(*fields)
+    return get if len(fields) > 1 else lambda item: (get(item),)
 
 
 def _t(entity: str, fields: str, table: str | None = None, key: tuple[str, ...] = ("tenant", "id"),
