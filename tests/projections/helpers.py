@@ -60,4 +60,4 @@ def differences(infra: Infra, left: str, right: str, tenant: str) -> list[str]:
 def query(infra: Infra, schema: str, text: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(infra.database_url) as conn:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        return conn.execute(text, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(text, params).fetchall()
