@@ -48,6 +48,8 @@ class SinkSettings(BaseSettings):
     zoho_accounts_file: Path | None = Field(default=None, alias="ZOHO_ACCOUNTS_FILE")
     group_id: str = Field(default="mzsync-zoho-sink", alias="SINK_GROUP_ID")
     metrics_port: int = Field(default=6070, alias="SINK_METRICS_PORT")
+    # How long the group waits for a member that died (SIGKILL) before its partitions move on.
+    session_timeout_ms: int = Field(default=45_000, ge=1000, alias="SINK_SESSION_TIMEOUT_MS")
     # Changes are gathered this long (or up to max_pending events) so one call carries up to 100 records.
     linger_ms: int = Field(default=500, ge=0, alias="SINK_LINGER_MS")
     max_pending: int = Field(default=2000, ge=1, alias="SINK_MAX_PENDING")

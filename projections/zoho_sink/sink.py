@@ -57,7 +57,8 @@ class Sink:
             self.writers[tenant] = TenantWriter(ZohoClient(config.account, client_settings, http=http), probe)
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": settings.group_id, "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "statistics.interval.ms": 5000, "stats_cb": self._stats,
+            "auto.offset.reset": "earliest", "session.timeout.ms": settings.session_timeout_ms,
+            "statistics.interval.ms": 5000, "stats_cb": self._stats,
         })
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
                                   "linger.ms": 5})

@@ -47,6 +47,8 @@ class _Work:
     created: bool = False
     # A DUPLICATE_DATA answer: the named record still needs every field, not only its rows.
     needs_fields: bool = False
+    # The rows sent were computed from the record's rows read just before: an append is then exact.
+    from_read: bool = False
     failure: RecordFailure | None = None
     sent: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +108,7 @@ class TenantWriter:
             wanted = work.write.rows or ()
             if work.zoho_id in current:
                 changes = row_changes(current[work.zoho_id], wanted)
+                work.from_read = True
             else:
                 # New to us, or deleted in Zoho since: if it exists after all, the read-back below repairs it.
                 work.zoho_id = None
@@ -131,7 +134,7 @@ class TenantWriter:
             work.zoho_id = result.id
             work.created = work.created or (first and result.action == "created")
             work.needs_fields = False
-            if added and (ambiguous or result.action == "updated"):
+            if added and (ambiguous or (result.action == "updated" and not work.from_read)):
                 check.append(work)
             else:
                 done.append(Outcome(work.write, "created" if work.created else "updated", result.id, work.attempt))
@@ -176,7 +179,7 @@ class TenantWriter:
                     done.append(Outcome(work.write, "created" if work.created else "updated", work.zoho_id,
                                         work.attempt))
                     continue
-                work.sent, work.attempt = record, work.attempt + 1
+                work.sent, work.attempt, work.from_read = record, work.attempt + 1, True
                 todo.append(work)
             if not todo:
                 return done

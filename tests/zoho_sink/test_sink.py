@@ -133,7 +133,7 @@ def test_sigkill_mid_batch_then_restart(infra: Infra, zoho: ZohoOrg, sinks: Sink
     produce(infra, "canonical.grade", events)
     zoho.emu.faults(latency_ms=1500)
     group = f"sink-kill-{zoho.tenant}"
-    first = sinks.start(zoho, group, SINK_MAX_PENDING="100")
+    first = sinks.start(zoho, group, SINK_MAX_PENDING="100", SINK_SESSION_TIMEOUT_MS="6000")
 
     def upsert_in_flight() -> bool:
         state = zoho.emu.admin("GET", "state")["orgs"][zoho.tenant]
@@ -143,7 +143,7 @@ def test_sigkill_mid_batch_then_restart(infra: Infra, zoho: ZohoOrg, sinks: Sink
     first.kill()  # the second upsert is still in flight: Zoho applies it, the sink never hears of it
     time.sleep(1.6)
     zoho.emu.faults(latency_ms=0)
-    second = sinks.start(zoho, group, SINK_MAX_PENDING="100")
+    second = sinks.start(zoho, group, SINK_MAX_PENDING="100", SINK_SESSION_TIMEOUT_MS="6000")
     wait_until(lambda: len({o["record_key"] for o in outcomes(infra, zoho.tenant)}) >= 200, 60, 0.5)
     expected = [("M1", "0"), ("P1", "1")]
     wait_until(lambda: all(lo_rows(r) == expected for r in zoho.records()), 30, 0.5)
