@@ -60,11 +60,12 @@ def cmd_deadletter_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} of {len(letters)} dead letters (newest last)", title_justify="left")
-    for column in ("position", "id", "tenant", "reason", "kind", "record", "message"):
+    # The position names a letter as well as its id does, and fits a terminal (--json has the ids).
+    table.add_column("position", no_wrap=True)
+    for column in ("tenant", "reason", "kind", "record", "message"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["position"], r["id"], r["tenant"], r["reason"], r["kind"], r["record_id"] or "",
-                      r["message"])
+        table.add_row(r["position"], r["tenant"], r["reason"], r["kind"], r["record_id"] or "", r["message"])
     console.print(table)
     console.print("show one: mzsync deadletter show <position or id>")
     return 0
