@@ -18,19 +18,6 @@ from pydantic import BaseModel, Field
 
 from common.settings import Settings
 
-# Default Zoho module API names (domain.md); a tenant whose org renamed a module lists its own.
-DEFAULT_ZOHO_MODULES: tuple[str, ...] = (
-    "BTEC_Students",
-    "Products",
-    "BTEC",
-    "BTEC_Classes",
-    "BTEC_Teachers",
-    "BTEC_Enrollments",
-    "BTEC_Registrations",
-    "BTEC_Payments",
-    "BTEC_Grades",
-)
-
 MOODLE_EVENTS: tuple[str, ...] = (
     "user_created",
     "user_updated",
@@ -44,7 +31,8 @@ MOODLE_EVENTS: tuple[str, ...] = (
 class TenantSecrets(BaseModel):
     moodle_webhook_secret: str = Field(description="Standard Webhooks secret, `whsec_<base64>`")
     zoho_webhook_token: str = Field(description="Shared token Zoho workflow webhooks carry")
-    zoho_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_ZOHO_MODULES))
+    # Modules the ingress accepts; unset means the modules of the tenant's field mapping.
+    zoho_modules: list[str] | None = None
     # Overrides of the default Zoho field mapping (streams.tenants.TenantMapping), for customised orgs.
     mapping: dict[str, Any] = Field(default_factory=dict)
 
@@ -60,12 +48,8 @@ def new_moodle_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def new_tenant(modules: list[str] | None = None) -> TenantSecrets:
-    return TenantSecrets(
-        moodle_webhook_secret=new_moodle_secret(),
-        zoho_webhook_token=secrets.token_urlsafe(32),
-        zoho_modules=modules or list(DEFAULT_ZOHO_MODULES),
-    )
+def new_tenant() -> TenantSecrets:
+    return TenantSecrets(moodle_webhook_secret=new_moodle_secret(), zoho_webhook_token=secrets.token_urlsafe(32))
 
 
 def load_tenants(settings: Settings) -> TenantsConfig:

@@ -149,20 +149,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except BodyError as exc:
             return _error(exc.status, exc.message, request_id)
         secrets = tenant and tenants.get(tenant)
-        if not secrets:
+        if not secrets or tenant is None:
             return _error(401, "unknown tenant", request_id)
         try:
             verify_zoho(secrets.zoho_webhook_token,
                         request.headers.get("x-zoho-webhook-token") or request.query_params.get("token"))
         except AuthError as exc:
             return _error(401, str(exc), request_id)
-        if module not in secrets.zoho_modules:
-            return _error(404, f"unknown Zoho module {module!r}", request_id, valid=secrets.zoho_modules)
+        modules = tenants.zoho_modules(tenant, secrets)
+        if module not in modules:
+            return _error(404, f"unknown Zoho module {module!r}", request_id, valid=modules)
         try:
             parsed = parse_object(body, media_type(request), (JSON, FORM))
         except BodyError as exc:
             return _error(exc.status, exc.message, request_id)
-        assert tenant is not None
         return await append(request, source="zoho", topic=RAW_ZOHO, tenant=tenant, kind=module,
                             entity_id=zoho_record_id(parsed), body=body, delivery_id=zoho_delivery_id(parsed),
                             request_id=request_id, received_at=received_at)

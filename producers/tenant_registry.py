@@ -7,6 +7,7 @@ import time
 
 from common.settings import Settings
 from common.tenants import TenantsConfig, TenantSecrets, load_tenants
+from streams.tenants import TenantMapping
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ class TenantRegistry:
         self._config: TenantsConfig = load_tenants(settings)
         self._checked = time.monotonic()
         self._mtime = self._file_mtime()
+        self._modules: dict[str, tuple[TenantSecrets, list[str]]] = {}
 
     def _file_mtime(self) -> float:
         if self._settings.tenants_json:
@@ -40,3 +42,13 @@ class TenantRegistry:
                     # Keep serving with the last good configuration.
                     log.error("tenant configuration unreadable; keeping the previous one", extra={"error": str(exc)})
         return self._config.get(tenant)
+
+    def zoho_modules(self, tenant: str, secrets: TenantSecrets) -> list[str]:
+        """The Zoho modules this tenant may send: configured, or those of its field mapping."""
+        if secrets.zoho_modules is not None:
+            return secrets.zoho_modules
+        cached = self._modules.get(tenant)
+        if cached is None or cached[0] is not secrets:
+            modules = [m.module for m in TenantMapping(**secrets.mapping).entities.values()]
+            cached = self._modules[tenant] = (secrets, modules)
+        return cached[1]

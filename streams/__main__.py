@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from common.settings import get_settings
+from common.topics import TopicSpec
+from stack.topics import ensure_topics
 from streams import (
     agents,  # noqa: F401  (registers the agents)
     ticks,  # noqa: F401  (registers the timer)
 )
-from streams.app import app
+from streams.app import PARTITIONS, app, identity_topic, moodle_topic, person_topic
+
+# Re-keyed copies of raw records: a new generation rebuilds them from raw.*, so a week is plenty.
+INTERNAL_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
 if __name__ == "__main__":
+    # Created before the consumer subscribes: a topic faust creates after subscribing stays unread
+    # until the next metadata refresh (minutes).
+    ensure_topics(
+        get_settings().kafka_bootstrap(),
+        PARTITIONS,
+        get_settings().topic_replication,
+        specs=[TopicSpec(t.get_topic_name(), PARTITIONS, INTERNAL_RETENTION)
+               for t in (identity_topic, moodle_topic, person_topic)],
+    )
     app.main()

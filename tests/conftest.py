@@ -6,10 +6,11 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -65,17 +66,26 @@ def tenants_file(tmp_path_factory: pytest.TempPathFactory, tenants: dict[str, Te
 
 
 @pytest.fixture
-def fresh_tenant(tenants_file: Path) -> TenantCreds:
-    """A tenant of its own for one test, added to the live tenants file (services re-read it)."""
-    creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
-    config = json.loads(tenants_file.read_text())
-    config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret,
-                                     "zoho_webhook_token": creds.zoho_token}
-    tmp = tenants_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config))
-    tmp.replace(tenants_file)
-    time.sleep(1.2)  # the ingress checks the file at most once a second
-    return creds
+def tenant_factory(tenants_file: Path) -> Callable[..., TenantCreds]:
+    """Adds a tenant of its own to the live tenants file (services re-read it) and returns its credentials."""
+
+    def make(mapping: dict[str, Any] | None = None) -> TenantCreds:
+        creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
+        config = json.loads(tenants_file.read_text())
+        config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret,
+                                         "zoho_webhook_token": creds.zoho_token, "mapping": mapping or {}}
+        tmp = tenants_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config))
+        tmp.replace(tenants_file)
+        time.sleep(1.2)  # the ingress checks the file at most once a second
+        return creds
+
+    return make
+
+
+@pytest.fixture
+def fresh_tenant(tenant_factory: Callable[..., TenantCreds]) -> TenantCreds:
+    return tenant_factory()
 
 
 @pytest.fixture(scope="session")

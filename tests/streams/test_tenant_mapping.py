@@ -1,0 +1,46 @@
+"""A college with a customised Zoho org changes configuration, not code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import TenantCreds
+from tests.infra import Infra, Service
+from tests.streams import college
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
+
+# This org keeps students in a module called "Learners" and their academic email in "College_Mail".
+CUSTOM = {"entities": {"student": {"module": "Learners", "fields": {"academic_email": ["College_Mail"]}}}}
+
+
+async def test_renamed_module_and_field_are_accepted_and_mapped(
+        infra: Infra, ingress: Service, tenant_factory: Callable[..., TenantCreds], streams_run: StreamsRun) -> None:
+    tenant = tenant_factory(CUSTOM)
+    sender = Sender(ingress, tenant)
+    start = offsets(infra, "canonical.student", "deadletter")
+    sid = college.new_id()
+    record: dict[str, Any] = college.student(sid, "unused@college.example")
+    del record["Academic_Email"]
+    record["College_Mail"] = f"Custom.{sid}@College.Example"
+
+    # The ingress knows the tenant's modules from its mapping: the default name is now unknown.
+    async with httpx.AsyncClient() as http:
+        default = await http.post(f"{ingress.url}/webhooks/zoho/BTEC_Students", content=b"{}",
+                                  params={"token": tenant.zoho_token},
+                                  headers={"Content-Type": "application/json", "X-Tenant-ID": tenant.name})
+    assert default.status_code == 404 and "Learners" in default.json()["valid"]
+
+    streams_run.start("w1")
+    async with sender.client() as client:
+        await sender.zoho(client, "Learners", college.notification("Learners", record))
+
+    def mapped() -> list[dict[str, Any]]:
+        return canonical_events(infra, "student", start["canonical.student"], tenant.name)
+
+    events = await wait_for(mapped, within=60)
+    assert [e["entity_id"] for e in events] == [sid], deadletters(infra, start["deadletter"], tenant.name)
+    assert events[0]["payload"]["academic_email"].lower() == f"custom.{sid}@college.example"
+    assert events[0]["payload"]["first_name"] == "Lina" and events[0]["payload"]["status"] == "Active"
