@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
-        bench bench-ingress bench-streams plugin-zip
+        bench bench-ingress bench-streams bench-replay bench-zoho-sink plugin-zip
 
 install:
 	@bash tools/install.sh
@@ -34,13 +34,19 @@ stack-status:
 stack-reset:
 	$(PY) -m stack reset
 
-bench: bench-ingress bench-streams
+bench: bench-ingress bench-streams bench-replay bench-zoho-sink
 
 bench-ingress: install
 	$(PY) -m bench.ingress
 
 bench-streams: install
 	$(PY) -m bench.streams
+
+bench-replay: install
+	$(PY) -m bench.replay
+
+bench-zoho-sink: install
+	$(PY) -m bench.zoho_sink
 
 plugin-zip:
 	bash tools/plugin_zip.sh

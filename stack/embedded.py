@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -37,11 +39,24 @@ class EmbeddedStack:
         return ensure_topics(self.cfg.kafka_bootstrap, self.partitions)
 
     def _write_emulator_config(self, tenants: TenantsConfig) -> None:
-        """The Zoho emulator's orgs: one per tenant, whose workflow webhooks carry that tenant's token."""
-        orgs = [{"tenant": name, "webhook_token": t.zoho_webhook_token} for name, t in tenants.tenants.items()]
-        path = self.cfg.root / "zoho-emulator.json"
-        path.write_text(json.dumps({"orgs": orgs}, indent=2))
-        path.chmod(0o600)
+        """The Zoho emulator's orgs (one per tenant) and the sink's accounts that reach them.
+
+        The org's workflow webhooks carry the tenant's ingress token; the OAuth credentials are
+        derived from it, so they stay the same across restarts and differ per tenant.
+        """
+        orgs, accounts = [], []
+        emulator = f"http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}"
+        for name, t in tenants.tenants.items():
+            derived = hashlib.sha256(f"{t.zoho_webhook_token}|zoho-emulator".encode()).hexdigest()
+            creds = {"client_id": "1000.EMULATORCLIENT", "client_secret": derived[:32],
+                     "refresh_token": f"1000.{derived[32:]}"}
+            orgs.append({"tenant": name, "webhook_token": t.zoho_webhook_token, **creds})
+            accounts.append({"tenant": name, "accounts_url": emulator, "api_domain": emulator, **creds})
+        files = {"zoho-emulator.json": {"orgs": orgs}, "zoho-accounts.json": {"accounts": accounts}}
+        for filename, content in files.items():
+            path = self.cfg.root / filename
+            path.write_text(json.dumps(content, indent=2))
+            path.chmod(0o600)
 
     def stop(self) -> None:
         self.kafka.stop()
