@@ -86,12 +86,15 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def scan(bootstrap: str, topic: str, start: dict[int, int] | None = None, stop: dict[int, int] | None = None,
-         timeout: float = 60.0) -> Iterator[Record]:
-    """Records from `start` (default: each partition's beginning) up to `stop` (default: the
-    end offsets now), partition by partition interleaved as the broker hands them out."""
+         only: set[int] | None = None, idle_timeout: float = 30.0) -> Iterator[Record]:
+    """Records of every partition (or the `only` ones) from `start` (default: the partition's
+    beginning) up to `stop` (default: the end offsets now), interleaved as the broker hands them
+    out. Gives up when no record has come for `idle_timeout` seconds, however long the read takes."""
     marks = watermarks(bootstrap, topic)
     todo = {}
     for p, (low, high) in marks.items():
+        if only is not None and p not in only:
+            continue
         begin = max(low, (start or {}).get(p, low))
         end = min(high, (stop or {}).get(p, high))
         if end > begin:
@@ -102,11 +105,12 @@ def scan(bootstrap: str, topic: str, start: dict[int, int] | None = None, stop: 
     try:
         c.incremental_assign([TopicPartition(topic, p, begin) for p, (begin, _) in todo.items()])
         remaining = {p: end for p, (_, end) in todo.items()}
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + idle_timeout
         while remaining:
             if time.monotonic() > deadline:
-                raise LogError(f"reading {topic} timed out with partitions {sorted(remaining)} unfinished")
+                raise LogError(f"reading {topic} stalled with partitions {sorted(remaining)} unfinished")
             for msg in c.consume(1000, timeout=0.5):
+                deadline = time.monotonic() + idle_timeout
                 if msg.error() is not None:
                     continue
                 part, off = msg.partition(), msg.offset()
@@ -121,7 +125,7 @@ def scan(bootstrap: str, topic: str, start: dict[int, int] | None = None, stop: 
 
 
 def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Record:
-    for record in scan(bootstrap, topic, {partition: offset}, {partition: offset + 1}, timeout=20):
+    for record in scan(bootstrap, topic, {partition: offset}, {partition: offset + 1}, {partition}, idle_timeout=20):
         return record
     raise LogError(f"no record at {topic}:{partition}:{offset} (deleted by retention, or not written yet)")
 

@@ -26,10 +26,17 @@ from ops.log import LogError, Record, producer, read_at
 from producers.body import FORM, JSON, BodyError, parse_object
 from producers.keys import moodle_entity_id, record_key, zoho_record_id
 from schemas.codec import MAGIC, UnknownSchemaError, decode
+from streams import events
 
 RAW_TOPICS = {"zoho": RAW_ZOHO, "moodle": RAW_MOODLE}
-# Written by later stages: their body is not something the ingress ever received.
-NOT_A_RAW_BODY = "avro/binary"
+# Letters written while parsing a raw body: their body is that raw body (or one record of a batch).
+PARSE_REASONS = frozenset({
+    events.INVALID_RECORD, events.UNPARSEABLE_BODY, events.UNKNOWN_MODULE, events.UNKNOWN_EVENT,
+    events.POINTER_WITHOUT_DATA, events.UNSUPPORTED_OPERATION, events.NO_RECORDS, events.INTERNAL_ERROR,
+})
+# The Zoho sink's letter: its body is what the sink wrote to Zoho, and the stream drops the raw record
+# it came from as unchanged, so only a corrected body can change anything.
+ZOHO_REJECTED = "zoho_rejected"
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,13 @@ def plan(bootstrap: str, letter: Letter, fixed_body: bytes | None = None,
     tenant = (original.header("tenant") if original else None) or f["tenant"]
     original_type = (original.header("content-type") if original else None) or f.get("content_type") or JSON
 
-    parsed_letter = letter.body[:2] != MAGIC and f.get("content_type") != NOT_A_RAW_BODY
+    parsed_letter = f["reason"] in PARSE_REASONS and letter.body[:2] != MAGIC
     if fixed_body is not None:
         body, origin = fixed_body, "the fixed body"
         ctype = content_type or (JSON if _is_json(fixed_body) else original_type)
+    elif f["reason"] == ZOHO_REJECTED:
+        raise LogError(f"dead letter {letter.id}: Zoho rejected what the sink wrote; sending the same raw record "
+                       "again changes nothing. Correct it in Moodle or Zoho, or retry with --body-file")
     elif parsed_letter:
         body, origin = letter.body, "the dead letter's body"
         # One record of a batch is stored as JSON whatever the batch's own content type was.

@@ -16,6 +16,7 @@ from common.tenants import load_tenants
 from ops.demo import summary
 from ops.demo.college import plan
 from ops.demo.send import send_all
+from ops.log import LogError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,4 +74,9 @@ def _projections_schema() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.demo", description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (LogError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
