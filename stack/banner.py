@@ -44,6 +44,10 @@ def banner(settings: Settings) -> str:
             "",
             "Moodle ↔ Zoho sync — embedded stack",
             f"  ingress       {base}   (OpenAPI: {base}/docs, metrics: {base}/metrics)",
+            "  streams       metrics http://127.0.0.1:6066/metrics",
+            "  projector     metrics http://127.0.0.1:6068/metrics",
+            "  zoho sink     metrics http://127.0.0.1:6070/metrics",
+            f"  zoho emulator http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}",
             f"  kafka         {cfg.kafka_bootstrap}",
             f"  postgres      {cfg.database_url}",
             f"  secrets       {settings.resolved_tenants_file()}",
@@ -54,8 +58,10 @@ def banner(settings: Settings) -> str:
             "",
             "See it in the log:",
             f"  kcat -C -b {cfg.kafka_bootstrap} -t raw.moodle -o -1 -e -f '%k  %h\\n%s\\n'",
-            "Query the projections:",
-            f"  psql {cfg.database_url}",
+            "Query the projections (views: student_unit_band, grade_sync_pending, class_roster, ...; docs/sql.md):",
+            f"  psql '{cfg.database_url}?options=-csearch_path%3Dprojections'",
+            "Zoho CRM emulator (what the sink wrote):",
+            f"  curl -s http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}/__emulator/records/BTEC_Grades",
             "",
         ]
     )

@@ -13,9 +13,11 @@ def _compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_has_redpanda_console_postgres_and_the_ingress() -> None:
+def test_compose_has_redpanda_console_postgres_and_every_service() -> None:
     services = _compose()["services"]
-    assert {"redpanda", "console", "postgres", "topics", "ingress"} <= set(services)
+    assert {"redpanda", "console", "postgres", "topics", "ingress", "streams", "projector", "zoho-sink",
+            "zoho-emulator"} <= set(services)
+    assert services["zoho-emulator"]["profiles"] == ["emulator"]
     assert "redpanda" in services["redpanda"]["image"]
     assert "console" in services["console"]["image"]
     assert services["console"]["environment"]["KAFKA_BROKERS"] == "redpanda:9092"
@@ -23,7 +25,7 @@ def test_compose_has_redpanda_console_postgres_and_the_ingress() -> None:
 
 def test_services_use_the_same_configuration_names_as_the_embedded_stack() -> None:
     services = _compose()["services"]
-    for name in ("topics", "ingress"):
+    for name in ("topics", "ingress", "streams", "projector", "zoho-sink"):
         env = services[name]["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
         assert env["DATABASE_URL"].startswith("postgresql://")
