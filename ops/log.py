@@ -81,10 +81,6 @@ def watermarks(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
         c.close()
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    return {p: high for p, (_, high) in watermarks(bootstrap, topic).items()}
-
-
 def scan(bootstrap: str, topic: str, start: dict[int, int] | None = None, stop: dict[int, int] | None = None,
          only: set[int] | None = None, idle_timeout: float = 30.0) -> Iterator[Record]:
     """Records of every partition (or the `only` ones) from `start` (default: the partition's

@@ -53,6 +53,10 @@ def test_demo_college_ends_as_exactly_the_expected_events(
     assert zoho == Counter(dict.fromkeys(expected.expected.zoho_grades, 1))
     links = {str(g["payload"]["moodle_user_id"]): g["payload"]["student_id"] for g in grades if g["origin"] == "moodle"}
     assert links == expected.expected.links  # every student has Moodle grades
+    users = _events(infra, "canonical.moodle_user", fresh_tenant.name)
+    linked = {(u["entity_id"], u["payload"]["student_id"], u["payload"]["link_method"]) for u in users
+              if u["payload"]["student_id"]}
+    assert linked == {(s.moodle_user_id, s.zoho_id, s.linked_by) for s in expected.expected.students.values()}
 
     letters = _events(infra, "deadletter", fresh_tenant.name)
     assert {(d["reason"], d["record_id"]) for d in letters} == {
