@@ -19,11 +19,15 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.table import Table
 
 from common.settings import get_settings
 from ops import deadletters, replay, retry
+from ops.demo.run import add_arguments as add_demo_arguments
+from ops.demo.run import run as run_demo
 from ops.log import LogError
 from ops.status import gather, render
+from stack.__main__ import main as stack_main
 
 DEFAULT_METRICS = "http://127.0.0.1:6066/metrics"
 
@@ -57,8 +61,6 @@ def cmd_deadletter_list(args: argparse.Namespace) -> int:
     if not rows:
         console.print("no dead letters" + (" matching the filters" if args.tenant or args.reason else ""))
         return 0
-    from rich.table import Table
-
     table = Table(title=f"{len(rows)} of {len(letters)} dead letters (newest last)", title_justify="left")
     # The position names a letter as well as its id does, and fits a terminal (--json has the ids).
     table.add_column("position", no_wrap=True)
@@ -116,20 +118,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from stack.__main__ import main as stack_main
-
     return stack_main([args.action])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ops.demo.run import run
-
-    return run(args)
+    return run_demo(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ops.demo.run import add_arguments as add_demo_arguments
-
     parser = argparse.ArgumentParser(prog="mzsync", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS or the "
