@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     ingress_retry_after_s: int = Field(default=5, alias="INGRESS_RETRY_AFTER_S")
     signature_tolerance_s: int = Field(default=300, alias="SIGNATURE_TOLERANCE_S")
 
+    projections_schema: str = Field(default="projections", alias="PROJECTIONS_SCHEMA")
+    control_rate_per_s: float = Field(default=5.0, alias="CONTROL_RATE_PER_S")
+    control_burst: int = Field(default=20, alias="CONTROL_BURST")
+
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_requests: bool = Field(default=True, alias="LOG_REQUESTS")
     ingress_enable_noop: bool = Field(default=False, alias="INGRESS_ENABLE_NOOP")

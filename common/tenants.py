@@ -8,9 +8,11 @@ random secrets on first start).
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,12 @@ class TenantSecrets(BaseModel):
     zoho_webhook_token: str = Field(description="Shared token Zoho workflow webhooks carry")
     # Modules the ingress accepts; unset means the modules of the tenant's field mapping.
     zoho_modules: list[str] | None = None
+    # Moodle events the ingress accepts; unset means all of MOODLE_EVENTS.
+    moodle_events: list[str] | None = None
     # Overrides of the default Zoho field mapping (streams.tenants.TenantMapping), for customised orgs.
     mapping: dict[str, Any] = Field(default_factory=dict)
+    # Bearer key of the control-plane API; the key alone decides which tenant a caller is.
+    control_api_key: str | None = None
 
 
 class TenantsConfig(BaseModel):
@@ -49,7 +55,30 @@ def new_moodle_secret() -> str:
 
 
 def new_tenant() -> TenantSecrets:
-    return TenantSecrets(moodle_webhook_secret=new_moodle_secret(), zoho_webhook_token=secrets.token_urlsafe(32))
+    return TenantSecrets(moodle_webhook_secret=new_moodle_secret(), zoho_webhook_token=secrets.token_urlsafe(32),
+                         control_api_key=secrets.token_urlsafe(32))
+
+
+def update_tenant(settings: Settings, tenant: str, change: Callable[[dict[str, Any]], None]) -> TenantSecrets:
+    """Apply `change` to one tenant's entry of the tenants file, atomically and under a lock.
+
+    Every service re-reads the file when it changes, so an update takes effect without a restart.
+    """
+    if settings.tenants_json:
+        raise PermissionError("tenants come from TENANTS_JSON (read-only); use TENANTS_FILE to change them live")
+    path = settings.resolved_tenants_file()
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text())
+        entry = data["tenants"][tenant]
+        change(entry)
+        updated = TenantSecrets.model_validate(entry)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        tmp.replace(path)
+    return updated
 
 
 def load_tenants(settings: Settings) -> TenantsConfig:

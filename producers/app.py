@@ -23,6 +23,8 @@ from common.topics import RAW_MOODLE, RAW_ZOHO
 from producers.appender import Headers, NotStored, RawAppender
 from producers.auth import AuthError, verify_moodle, verify_zoho
 from producers.body import FORM, JSON, BodyError, media_type, parse_object, read_limited
+from producers.control.queries import ProjectionQueries
+from producers.control.routes import control_router
 from producers.keys import moodle_entity_id, record_key, zoho_delivery_id, zoho_record_id
 from producers.metrics import APPEND_FAILURES, APPENDED, MetricsMiddleware
 from producers.tenant_registry import TenantRegistry
@@ -67,12 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     setup_logging("ingress", settings.log_level)
     appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s)
     tenants = TenantRegistry(settings)
+    queries = ProjectionQueries(settings.database_dsn(), settings.projections_schema)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         appender.start()
         log.info("ingress ready", extra={"bootstrap": settings.kafka_bootstrap()})
         yield
+        await queries.close()
         await run_in_threadpool(appender.close)
 
     app = FastAPI(
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware)
+    app.include_router(control_router(settings, tenants, appender, queries))
 
     async def append(request: Request, *, source: str, topic: str, tenant: str, kind: str, entity_id: str,
                      body: bytes, delivery_id: str | None, request_id: str, received_at: int) -> Response:
@@ -194,8 +199,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             webhook_id = verify_moodle(secrets.moodle_webhook_secret, body, request.headers)
         except AuthError as exc:
             return _error(401, str(exc), request_id)
-        if event not in MOODLE_EVENTS:
-            return _error(404, f"unknown Moodle event {event!r}", request_id, valid=list(MOODLE_EVENTS))
+        events = secrets.moodle_events if secrets.moodle_events is not None else list(MOODLE_EVENTS)
+        if event not in events:
+            return _error(404, f"unknown Moodle event {event!r}", request_id, valid=events)
         try:
             parsed = parse_object(body, media_type(request), (JSON,))
         except BodyError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 
@@ -27,6 +28,19 @@ class TenantRegistry:
             return self._settings.resolved_tenants_file().stat().st_mtime
         except FileNotFoundError:
             return 0.0
+
+    def reload(self) -> None:
+        """Read the file now (after this process changed it), not at the next check."""
+        self._checked = 0.0
+
+    def find_by_control_key(self, key: str) -> str | None:
+        """The tenant whose control-plane key this is (constant-time comparisons, all keys checked)."""
+        self.get("")
+        found = None
+        for name, secrets in self._config.tenants.items():
+            if secrets.control_api_key and hmac.compare_digest(secrets.control_api_key.encode(), key.encode()):
+                found = name
+        return found
 
     def get(self, tenant: str) -> TenantSecrets | None:
         now = time.monotonic()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -30,6 +31,7 @@ class TenantCreds:
     name: str
     moodle_secret: str
     zoho_token: str
+    control_key: str
 
     def sign(self, body: bytes, msg_id: str, at: float | None = None) -> dict[str, str]:
         ts = int(at if at is not None else time.time())
@@ -43,11 +45,18 @@ class TenantCreds:
         }
 
 
+def control_api(ingress: Service, creds: TenantCreds | None, method: str, path: str, **kw: Any) -> httpx.Response:
+    """A call to the control-plane API with the tenant's key (or none)."""
+    headers = {"Authorization": f"Bearer {creds.control_key}"} if creds else {}
+    return httpx.request(method, f"{ingress.url}/control/v1{path}", headers=headers, timeout=30, **kw)
+
+
 def _creds(name: str) -> TenantCreds:
     return TenantCreds(
         name=name,
         moodle_secret="whsec_" + base64.b64encode(f"{name}-moodle-secret-0123456789abcdef".encode()).decode(),
         zoho_token=f"{name}-zoho-token-0123456789",
+        control_key=f"{name}-control-key-0123456789",
     )
 
 
@@ -60,7 +69,8 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TenantCreds]:
 def tenants_file(tmp_path_factory: pytest.TempPathFactory, tenants: dict[str, TenantCreds]) -> Path:
     path = tmp_path_factory.mktemp("config") / "tenants.json"
     path.write_text(json.dumps({"tenants": {
-        t.name: {"moodle_webhook_secret": t.moodle_secret, "zoho_webhook_token": t.zoho_token} for t in tenants.values()
+        t.name: {"moodle_webhook_secret": t.moodle_secret, "zoho_webhook_token": t.zoho_token,
+                 "control_api_key": t.control_key} for t in tenants.values()
     }}))
     return path
 
@@ -73,7 +83,8 @@ def tenant_factory(tenants_file: Path) -> Callable[..., TenantCreds]:
         creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
         config = json.loads(tenants_file.read_text())
         config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret,
-                                         "zoho_webhook_token": creds.zoho_token, "mapping": mapping or {}}
+                                         "zoho_webhook_token": creds.zoho_token, "mapping": mapping or {},
+                                         "control_api_key": creds.control_key}
         tmp = tenants_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(config))
         tmp.replace(tenants_file)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from tests.conftest import TenantCreds
+from tests.conftest import TenantCreds, control_api
 from tests.infra import Infra, Service
 from tests.streams import college
 from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
@@ -44,3 +45,24 @@ async def test_renamed_module_and_field_are_accepted_and_mapped(
     assert [e["entity_id"] for e in events] == [sid], deadletters(infra, start["deadletter"], tenant.name)
     assert events[0]["payload"]["academic_email"].lower() == f"custom.{sid}@college.example"
     assert events[0]["payload"]["first_name"] == "Lina" and events[0]["payload"]["status"] == "Active"
+
+
+async def test_a_field_mapping_change_is_applied_live_by_the_streams(
+        infra: Infra, ingress: Service, tenant_factory: Callable[..., TenantCreds], streams_run: StreamsRun) -> None:
+    t = tenant_factory()
+    streams_run.start("w1")
+    start = offsets(infra, "canonical.student")
+    custom = {"entities": {"student": {"module": "Learners", "fields": {"academic_email": ["College_Mail"]}}}}
+    resp = await asyncio.to_thread(control_api, ingress, t, "PUT", "/field-mapping", json=custom)
+    assert resp.status_code == 200
+    assert resp.json()["effective"]["entities"]["student"]["module"] == "Learners"
+    await asyncio.sleep(6)  # the worker re-reads the tenants file every few seconds
+    sid = college.new_id()
+    record: dict[str, Any] = college.student(sid, "x@college.example")
+    del record["Academic_Email"]
+    record["College_Mail"] = f"live.{sid}@college.example"
+    sender = Sender(ingress, t)
+    async with sender.client() as client:
+        await sender.zoho(client, "Learners", college.notification("Learners", record))
+    events = await wait_for(lambda: canonical_events(infra, "student", start["canonical.student"], t.name), within=60)
+    assert [e["payload"]["academic_email"] for e in events] == [f"live.{sid}@college.example"]

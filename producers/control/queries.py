@@ -1,0 +1,67 @@
+"""What the control plane reads from the projections: one tenant's rows only, always."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+class ProjectionQueries:
+    def __init__(self, dsn: str, schema: str) -> None:
+        # Opened on first use: the webhook path of the ingress never needs a database.
+        self._pool = AsyncConnectionPool(dsn, min_size=0, max_size=4, open=False, kwargs={"autocommit": True})
+        self._schema = sql.Identifier(schema)
+        self._opened = False
+
+    async def _rows(self, query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if not self._opened:
+            await self._pool.open()
+            self._opened = True
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+    async def sync_history(self, tenant: str, action: str | None, module: str | None, since: datetime | None,
+                           limit: int) -> list[dict[str, Any]]:
+        query = sql.SQL(
+            "SELECT topic_partition, topic_offset, module, record_key, action, zoho_id, attempt, error_code,"
+            " error_message, event_id, entity, entity_id, occurred_at FROM {}.zoho_sync_outcome"
+            " WHERE tenant = %(tenant)s AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(module)s::text IS NULL OR module = %(module)s)"
+            " AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)"
+            " ORDER BY occurred_at DESC, topic_partition, topic_offset DESC LIMIT %(limit)s"
+        ).format(self._schema)
+        return await self._rows(query, {"tenant": tenant, "action": action, "module": module, "since": since,
+                                        "limit": limit})
+
+    async def outcome(self, tenant: str, partition: int, offset: int) -> dict[str, Any] | None:
+        query = sql.SQL(
+            "SELECT module, record_key, action, event_id, entity, entity_id FROM {}.zoho_sync_outcome"
+            " WHERE tenant = %(tenant)s AND topic_partition = %(p)s AND topic_offset = %(o)s"
+        ).format(self._schema)
+        rows = await self._rows(query, {"tenant": tenant, "p": partition, "o": offset})
+        return rows[0] if rows else None
+
+    async def status(self, tenant: str) -> dict[str, Any]:
+        waiting = await self._rows(sql.SQL(
+            "SELECT entity, missing_entity, count(*) AS n FROM {}.pending_dependency WHERE tenant = %(t)s"
+            " GROUP BY 1, 2 ORDER BY 1, 2").format(self._schema), {"t": tenant})
+        dead = await self._rows(sql.SQL(
+            "SELECT reason, count(*) AS n FROM {}.dead_letter WHERE tenant = %(t)s GROUP BY 1 ORDER BY 1"
+        ).format(self._schema), {"t": tenant})
+        outcomes = await self._rows(sql.SQL(
+            "SELECT action, count(*) AS n FROM {}.zoho_sync_outcome WHERE tenant = %(t)s GROUP BY 1 ORDER BY 1"
+        ).format(self._schema), {"t": tenant})
+        return {
+            "waiting_for_dependencies": [dict(r) for r in waiting],
+            "dead_letters_by_reason": {r["reason"]: r["n"] for r in dead},
+            "zoho_outcomes": {r["action"]: r["n"] for r in outcomes},
+        }

@@ -1,0 +1,142 @@
+"""The control-plane API: per-tenant keys, isolation, live settings and mappings, history and retry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from common.settings import PROJECT_ROOT
+from schemas.codec import decode, encode
+from tests.conftest import TenantCreds, control_api
+from tests.infra import Infra, Service, end_offsets, read_records
+
+
+@pytest.fixture(scope="module")
+def projections_schema(infra: Infra) -> Iterator[None]:
+    """The projection tables the control plane reads, created by the projector's own migrations."""
+    subprocess.run([sys.executable, "-m", "projections", "migrate"], check=True, cwd=PROJECT_ROOT, timeout=120,
+                   env={**os.environ, "DATABASE_URL": infra.database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap})
+    yield
+
+
+def test_a_key_is_required_and_decides_the_tenant(ingress: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
+    a = tenant_factory()
+    assert control_api(ingress, None, "GET", "/settings").status_code == 401
+    wrong = TenantCreds(a.name, a.moodle_secret, a.zoho_token, "not-a-key")
+    assert control_api(ingress, wrong, "GET", "/settings").status_code == 401
+    # The webhook token is not a control-plane key.
+    as_token = TenantCreds(a.name, a.moodle_secret, a.zoho_token, a.zoho_token)
+    assert control_api(ingress, as_token, "GET", "/settings").status_code == 401
+    mine = control_api(ingress, a, "GET", "/settings")
+    assert mine.status_code == 200 and mine.json()["tenant"] == a.name
+    assert "BTEC_Grades" in mine.json()["zoho_modules"]
+
+
+def test_settings_change_takes_effect_at_the_ingress_without_restart(
+        ingress: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
+    t = tenant_factory()
+    body = b'{"record_id": "1", "data": {"id": "1"}}'
+
+    def post(module: str) -> int:
+        return httpx.post(f"{ingress.url}/webhooks/zoho/{module}", content=body, params={"token": t.zoho_token},
+                          headers={"Content-Type": "application/json", "X-Tenant-ID": t.name}).status_code
+
+    assert post("BTEC_Payments") == 202
+    changed = control_api(ingress, t, "PUT", "/modules", json={"enabled": ["BTEC_Students", "BTEC_Grades"]})
+    assert changed.status_code == 200 and changed.json()["enabled"] == ["BTEC_Students", "BTEC_Grades"]
+    assert post("BTEC_Payments") == 404
+    assert post("BTEC_Grades") == 202
+    assert control_api(ingress, t, "PUT", "/modules", json={"enabled": ["Leads"]}).status_code == 422
+    off = control_api(ingress, t, "PUT", "/settings", json={"moodle_events": ["grade_updated"]})
+    assert off.json()["moodle_events"] == ["grade_updated"]
+    user = b'{"event_id": "e", "data": {"moodle_user_id": 1}}'
+    resp = httpx.post(f"{ingress.url}/webhooks/moodle/user_created", content=user, headers=t.sign(user, "e-1"))
+    assert resp.status_code == 404 and resp.json()["valid"] == ["grade_updated"]
+
+
+def test_rate_limit_answers_429_with_retry_after(ingress: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
+    t, other = tenant_factory(), tenant_factory()
+    codes = [control_api(ingress, t, "GET", "/settings") for _ in range(30)]
+    limited = [r for r in codes if r.status_code == 429]
+    assert limited and int(limited[0].headers["Retry-After"]) >= 1
+    # Another tenant's budget is its own.
+    assert control_api(ingress, other, "GET", "/settings").status_code == 200
+
+
+def _outcome(conn: psycopg.Connection[Any], tenant: str, offset: int, action: str, event_id: str,
+             entity_id: str) -> None:
+    conn.execute(
+        "INSERT INTO projections.zoho_sync_outcome (topic_partition, topic_offset, tenant, module, record_key,"
+        " action, zoho_id, attempt, error_code, error_message, event_id, entity, entity_id, occurred_at)"
+        " VALUES (99, %s, %s, 'BTEC_Grades', %s, %s, NULL, 1, %s, %s, %s, 'grade', %s, %s)",
+        (offset, tenant, entity_id, action, "INVALID_DATA" if action == "failed" else None,
+         "the id given seems to be invalid" if action == "failed" else None, event_id, entity_id,
+         datetime.now(tz=UTC)))
+
+
+def _grade_event(tenant: str, entity_id: str) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()), "event_type": "GradeRecorded", "tenant": tenant, "entity": "grade",
+        "entity_id": entity_id, "origin": "moodle", "occurred_at": 1_762_064_095_000,
+        "received_at": 1_762_064_095_000, "source_version": 10_001_762_064_095_000,
+        "raw": {"topic": "raw.moodle", "partition": 0, "offset": 1}, "record_index": 0, "delivery_id": None,
+        "fingerprint": uuid.uuid4().hex, "warnings": [],
+        "payload": {"composite_key": entity_id, "student_id": "4876876000000412001", "class_id": "4876876000000600001",
+                    "moodle_user_id": entity_id.split("_")[0], "letter": "D", "attempt_number": 1,
+                    "learning_outcomes": []},
+    }
+
+
+def test_sync_history_is_per_tenant_and_a_failed_sync_can_be_retried(
+        infra: Infra, ingress: Service, tenant_factory: Callable[..., TenantCreds], projections_schema: None) -> None:
+    a, b = tenant_factory(), tenant_factory()
+    event = _grade_event(a.name, "412_1305")
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": infra.bootstrap, "partitioner": "murmur2_random"})
+    producer.produce("canonical.grade", key=f"{a.name}/412_1305".encode(), value=encode("canonical.grade", event))
+    assert producer.flush(10) == 0
+    base = int(uuid.uuid4().int % 10**9)
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:
+        _outcome(conn, a.name, base, "created", str(uuid.uuid4()), "1_1")
+        _outcome(conn, a.name, base + 1, "failed", event["event_id"], "412_1305")
+        _outcome(conn, b.name, base + 2, "failed", str(uuid.uuid4()), "7_7")
+
+    history = control_api(ingress, a, "GET", "/sync-history").json()["items"]
+    assert {h["record_key"] for h in history} == {"1_1", "412_1305"}
+    failed = control_api(ingress, a, "GET", "/sync-history", params={"action": "failed"}).json()["items"]
+    assert [(h["record_key"], h["error_code"]) for h in failed] == [("412_1305", "INVALID_DATA")]
+    # Tenant A cannot see or retry tenant B's outcome, nor retry a success.
+    assert control_api(ingress, a, "POST", f"/sync-history/99/{base + 2}/retry").status_code == 404
+    assert control_api(ingress, a, "POST", f"/sync-history/99/{base}/retry").status_code == 409
+
+    start = end_offsets(infra.bootstrap, "canonical.grade")
+    retried = control_api(ingress, a, "POST", f"/sync-history/99/{base + 1}/retry")
+    assert retried.status_code == 202, retried.text
+    key = f"{a.name}/412_1305".encode()
+    again = [r for r in read_records(infra.bootstrap, "canonical.grade", start) if r.key == key]
+    assert len(again) == 1 and decode(again[0].value or b"")[1]["event_id"] == event["event_id"]
+    assert again[0].headers["retry-of"] == f"zoho.outcomes/99/{base + 1}".encode()
+
+    status = control_api(ingress, a, "GET", "/status").json()
+    assert status["zoho_outcomes"] == {"created": 1, "failed": 1}
+
+
+def test_metadata_and_openapi(ingress: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
+    t = tenant_factory()
+    meta = control_api(ingress, t, "GET", "/metadata").json()
+    assert meta["canonical_schemas"]["canonical.grade"]["name"] == "GradeEvent"
+    assert meta["moodle"]["events"][0] == "user_created" and meta["moodle"]["timestamp_tolerance_s"] == 300
+    paths = httpx.get(f"{ingress.url}/openapi.json").json()["paths"]
+    assert {"/control/v1/settings", "/control/v1/field-mapping", "/control/v1/sync-history",
+            "/control/v1/sync-history/{partition}/{offset}/retry", "/control/v1/status"} <= set(paths)
+
