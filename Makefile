@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
-        bench bench-ingress bench-streams bench-replay bench-zoho-sink plugin-zip
+        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink plugin-zip
 
 install:
 	@bash tools/install.sh
@@ -33,6 +33,9 @@ stack-status:
 	$(PY) -m stack status
 stack-reset:
 	$(PY) -m stack reset
+
+demo: install
+	$(PY) -m ops.demo
 
 bench: bench-ingress bench-streams bench-replay bench-zoho-sink
 
