@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
-        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink plugin-zip
+        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e plugin-zip
 
 install:
 	@bash tools/install.sh
@@ -37,7 +37,7 @@ stack-reset:
 demo: install
 	$(PY) -m ops.demo
 
-bench: bench-ingress bench-streams bench-replay bench-zoho-sink
+bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e
 
 bench-ingress: install
 	$(PY) -m bench.ingress
@@ -50,6 +50,9 @@ bench-replay: install
 
 bench-zoho-sink: install
 	$(PY) -m bench.zoho_sink
+
+bench-e2e: install
+	$(PY) -m bench.e2e
 
 plugin-zip:
 	bash tools/plugin_zip.sh

@@ -1,0 +1,157 @@
+"""Webhook → projection-row latency of the whole pipeline at fixed rates.
+
+    python -m bench.e2e [--rate 1000] [--seconds 60] [--steps 100,200,400,600,800]
+
+Runs its own emptied embedded stack (`.stack-bench-e2e/`) with the ingress, one streams worker and
+the projector as processes, then sends Zoho student webhooks over HTTP at a fixed rate and measures,
+for each, the time from sending the request until its row is in `projections.student`
+(polled every 50 ms). Prints p50/p95/p99 at the fixed rate, then steps through rates to find the
+highest one whose p99 stays under one second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from common.settings import PROJECT_ROOT
+from common.tenants import ensure_tenants_file
+from stack.config import StackConfig
+from stack.embedded import EmbeddedStack
+
+
+def _start(module: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", *module], env={**os.environ, **env}, cwd=PROJECT_ROOT,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+async def _wait_http(url: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url, timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, tenant: str) -> list[float]:
+    """Latencies (s) of `rate` webhooks/s for `seconds`; rows not seen within 30 s after the end count as 30 s."""
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    # Set when the last request has left: polling then goes on until every row is seen or 30 s pass.
+    drain_until: list[float] = []
+
+    def draining_done() -> bool:
+        return bool(drain_until) and (len(seen) >= len(sent) or time.monotonic() > drain_until[0])
+
+    async def poll() -> None:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            while not draining_done():
+                waiting = [k for k in sent if k not in seen]
+                if waiting:
+                    cur = await conn.execute(
+                        "SELECT id FROM projections.student WHERE tenant = %s AND id = ANY(%s)", (tenant, waiting))
+                    now = time.monotonic()
+                    for (row_id,) in await cur.fetchall():
+                        seen[row_id] = now
+                await asyncio.sleep(0.05)
+
+    async def one(client: httpx.AsyncClient, sid: str) -> None:
+        body = json.dumps({"module": "BTEC_Students", "operation": "insert", "record_id": sid,
+                           "data": {"id": sid, "Name": f"STU-{sid[-6:]}", "First_Name": "Lina", "Last_Name": "Haddad",
+                                    "Academic_Email": f"s{sid}@bench.example", "Status": "Active"}}).encode()
+        sent[sid] = time.monotonic()
+        resp = await client.post("/webhooks/zoho/BTEC_Students", content=body, params={"token": token},
+                                 headers={"Content-Type": "application/json", "X-Tenant-ID": tenant})
+        if resp.status_code != 202:
+            sent.pop(sid, None)
+
+    poller = asyncio.create_task(poll())
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=ingress, limits=limits, timeout=30) as client:
+        tasks = []
+        start = time.monotonic()
+        for i in range(rate * seconds):
+            # Open-loop: requests leave on schedule whether or not earlier ones are done.
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, f"{10**18 + uuid.uuid4().int % 10**18}")))
+        await asyncio.gather(*tasks)
+    drain_until.append(time.monotonic() + 30)
+    await poller
+    return [min(seen.get(k, t0 + 30), t0 + 30) - t0 for k, t0 in sent.items()]
+
+
+def _pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=int, default=1000)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--steps", default="100,200,400,600,800")
+    ap.add_argument("--step-seconds", type=int, default=20)
+    args = ap.parse_args()
+    cfg = StackConfig(root=PROJECT_ROOT / ".stack-bench-e2e", kafka_port=49092, controller_port=49093,
+                      pg_port=45432)
+    stack = EmbeddedStack(cfg)
+    stack.reset()
+    stack.start()
+    tenants_file = cfg.root / "tenants.json"
+    token = ensure_tenants_file(tenants_file, "default").tenants["default"].zoho_webhook_token
+    tmp = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    env = {"KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap, "DATABASE_URL": cfg.database_url,
+           "TENANTS_FILE": str(tenants_file), "LOG_LEVEL": "WARNING", "LOG_REQUESTS": "false",
+           "INGRESS_PORT": "18100", "STREAMS_DATADIR": str(tmp / "streams"), "STREAMS_WEB_PORT": "16300",
+           "PROJECTOR_METRICS_PORT": "16301"}
+    procs = [_start(["producers"], env, tmp / "ingress.log"),
+             _start(["streams", "worker", "-l", "warn"], env, tmp / "streams.log"),
+             _start(["projections", "run"], env, tmp / "projector.log")]
+    try:
+        asyncio.run(_wait_http("http://127.0.0.1:18100/readyz"))
+        asyncio.run(_wait_http("http://127.0.0.1:16300/metrics"))
+        time.sleep(10)  # group joins
+        print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}; "
+              f"logs in {tmp}")
+        ingress = "http://127.0.0.1:18100"
+        rows = []
+        plan = [(args.rate, args.seconds)] + [(int(r), args.step_seconds) for r in args.steps.split(",")]
+        for rate, seconds in plan:
+            lat = asyncio.run(run_rate(ingress, token, cfg.database_url, rate, seconds, "default"))
+            p50, p95, p99 = (_pct(lat, q) for q in (50, 95, 99))
+            rows.append((rate, p99))
+            print(f"{rate:>5} webhooks/s for {seconds:>3}s: n={len(lat):>6}  p50 {p50 * 1000:8.0f} ms  "
+                  f"p95 {p95 * 1000:8.0f} ms  p99 {p99 * 1000:8.0f} ms")
+            time.sleep(5)
+        ok = [r for r, p99 in rows if p99 < 1.0]
+        print(f"highest rate tried with p99 < 1 s: {max(ok) if ok else 'none'} webhooks/s; "
+              f"target: p99 < 500 ms at {args.rate}/s")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
