@@ -1,4 +1,5 @@
-"""One emulator subprocess and one webhook receiver per session; every test starts from a reset emulator."""
+"""One emulator subprocess and one webhook receiver per session (emulator and sink-client tests); every test
+starts from a reset emulator."""
 
 from __future__ import annotations
 
