@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.logs import request_id_var, setup_logging
 from common.settings import Settings, get_settings
-from common.tenants import MOODLE_EVENTS
+from common.tenants import MOODLE_EVENTS, TenantSecrets
 from common.topics import RAW_MOODLE, RAW_ZOHO
 from producers.appender import Headers, NotStored, RawAppender
 from producers.auth import AuthError, verify_moodle, verify_zoho
@@ -62,6 +63,15 @@ def _error(status: int, message: str, request_id: str, **extra: Any) -> Response
     if status == 503:
         headers["Retry-After"] = str(get_settings().ingress_retry_after_s)
     return _json({"error": message, "request_id": request_id, **extra}, status, headers)
+
+
+@dataclass(frozen=True)
+class Received:
+    received_at: int
+    request_id: str
+    tenant: str
+    secrets: TenantSecrets
+    body: bytes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,12 +129,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"X-Request-ID": request_id},
         )
 
-    def begin(request: Request) -> tuple[str, str | None]:
+    async def receive(request: Request) -> Received | Response:
+        """Request id, size-limited body and the tenant's secrets, or the error answer."""
+        received_at = int(time.time() * 1000)
         given = request.headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         request_id_var.set(request_id)
+        try:
+            body = await read_limited(request, settings.ingress_max_body_bytes)
+        except BodyError as exc:
+            return _error(exc.status, exc.message, request_id)
         tenant = request.headers.get("x-tenant-id") or settings.default_tenant
-        return request_id, tenant if _TENANT_RE.match(tenant) else None
+        secrets = tenants.get(tenant) if _TENANT_RE.match(tenant) else None
+        if secrets is None:
+            return _error(401, "unknown tenant", request_id)
+        return Received(received_at, request_id, tenant, secrets, body)
 
     zoho_body = {
         "requestBody": {
@@ -147,15 +166,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/webhooks/zoho/{module}", status_code=202, responses=_ACCEPTED, openapi_extra=zoho_body,
               summary="Zoho CRM workflow webhook", tags=["webhooks"])
     async def zoho_webhook(module: str, request: Request) -> Response:
-        received_at = int(time.time() * 1000)
-        request_id, tenant = begin(request)
-        try:
-            body = await read_limited(request, settings.ingress_max_body_bytes)
-        except BodyError as exc:
-            return _error(exc.status, exc.message, request_id)
-        secrets = tenant and tenants.get(tenant)
-        if not secrets or tenant is None:
-            return _error(401, "unknown tenant", request_id)
+        got = await receive(request)
+        if isinstance(got, Response):
+            return got
+        tenant, secrets, body, request_id = got.tenant, got.secrets, got.body, got.request_id
         try:
             verify_zoho(secrets.zoho_webhook_token,
                         request.headers.get("x-zoho-webhook-token") or request.query_params.get("token"))
@@ -170,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(exc.status, exc.message, request_id)
         return await append(request, source="zoho", topic=RAW_ZOHO, tenant=tenant, kind=module,
                             entity_id=zoho_record_id(parsed), body=body, delivery_id=zoho_delivery_id(parsed),
-                            request_id=request_id, received_at=received_at)
+                            request_id=request_id, received_at=got.received_at)
 
     moodle_body = {
         "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
@@ -186,15 +200,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/webhooks/moodle/{event}", status_code=202, responses=_ACCEPTED, openapi_extra=moodle_body,
               summary="Moodle plugin event (Standard Webhooks signed)", tags=["webhooks"])
     async def moodle_webhook(event: str, request: Request) -> Response:
-        received_at = int(time.time() * 1000)
-        request_id, tenant = begin(request)
-        try:
-            body = await read_limited(request, settings.ingress_max_body_bytes)
-        except BodyError as exc:
-            return _error(exc.status, exc.message, request_id)
-        secrets = tenant and tenants.get(tenant)
-        if not secrets:
-            return _error(401, "unknown tenant", request_id)
+        got = await receive(request)
+        if isinstance(got, Response):
+            return got
+        tenant, secrets, body, request_id = got.tenant, got.secrets, got.body, got.request_id
         try:
             webhook_id = verify_moodle(secrets.moodle_webhook_secret, body, request.headers)
         except AuthError as exc:
@@ -206,10 +215,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             parsed = parse_object(body, media_type(request), (JSON,))
         except BodyError as exc:
             return _error(exc.status, exc.message, request_id)
-        assert tenant is not None
         return await append(request, source="moodle", topic=RAW_MOODLE, tenant=tenant, kind=event,
                             entity_id=moodle_entity_id(event, parsed), body=body, delivery_id=webhook_id,
-                            request_id=request_id, received_at=received_at)
+                            request_id=request_id, received_at=got.received_at)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:

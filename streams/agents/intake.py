@@ -39,35 +39,20 @@ def _key(tenant: str, ident: str) -> bytes:
     return f"{tenant}/{ident}".encode()
 
 
-def _missing_student(ev: CanonicalEvent, body: bytes) -> DeadLetter:
+def _letter(ev: CanonicalEvent, body: bytes, reason: str, message: str, suffix: str,
+            errors: tuple[FieldError, ...] = ()) -> DeadLetter:
+    """A dead letter for a record that parsed but cannot go on; the raw body is kept for a retry."""
     return DeadLetter(
-        reason=INVALID_RECORD,
-        message=f"{ev.entity} {ev.entity_id} names no student",
+        reason=reason,
+        message=message,
         tenant=ev.tenant,
         source=ev.origin,
         kind=ev.entity,
         raw=ev.raw,
         received_at_ms=ev.received_at_ms,
         body=body,
-        dead_letter_id=f"{ev.event_id}:no-student",
-        errors=(FieldError("student_id", "a student lookup is required"),),
-        record_index=ev.record_index,
-        record_id=ev.entity_id,
-        delivery_id=ev.delivery_id,
-    )
-
-
-def _internal_error(ev: CanonicalEvent, body: bytes, exc: Exception) -> DeadLetter:
-    return DeadLetter(
-        reason=INTERNAL_ERROR,
-        message=f"could not route {ev.entity} {ev.entity_id}: {type(exc).__name__}: {exc}",
-        tenant=ev.tenant,
-        source=ev.origin,
-        kind=ev.entity,
-        raw=ev.raw,
-        received_at_ms=ev.received_at_ms,
-        body=body,
-        dead_letter_id=f"{ev.event_id}:internal",
+        dead_letter_id=f"{ev.event_id}:{suffix}",
+        errors=errors,
         record_index=ev.record_index,
         record_id=ev.entity_id,
         delivery_id=ev.delivery_id,
@@ -115,7 +100,8 @@ async def route(ev: CanonicalEvent, body: bytes) -> None:
             await emit(ev)
             return
         if not student:
-            await dead(_missing_student(ev, body))
+            await dead(_letter(ev, body, INVALID_RECORD, f"{ev.entity} {ev.entity_id} names no student", "no-student",
+                               (FieldError("student_id", "a student lookup is required"),)))
             return
         await person_topic.send(key=_key(ev.tenant, student), value=value, headers={KIND: ev.entity.encode()})
         return
@@ -159,5 +145,7 @@ async def intake(stream: faust.StreamT[bytes]) -> None:
                 await route(item, body)
             except Exception as exc:  # a bug must not stall the partition: keep the record, say why
                 log.exception("routing failed", extra={"entity": item.entity, "entity_id": item.entity_id})
-                await dead(_internal_error(item, body, exc))
+                await dead(_letter(item, body, INTERNAL_ERROR,
+                                   f"could not route {item.entity} {item.entity_id}: {type(exc).__name__}: {exc}",
+                                   "internal"))
 
