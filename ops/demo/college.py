@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -40,6 +42,8 @@ OUTCOMES = (("P1", "Explain the principles"), ("P2", "Describe the process"), ("
 TERM_START = date(2026, 9, 14)
 # Epoch seconds of the Moodle events: autumn term 2026.
 MOODLE_T0 = 1_789_000_000
+# A whole 19-digit Zoho id in a body. Delivery ids (`<id>-n`) hold ids no record has, so a rebase leaves them.
+_ZOHO_ID = re.compile(rb"(?<![0-9])[0-9]{19}(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,16 @@ class ExpectedStudent:
     linked_by: Literal["student_moodle_id", "email"]
 
 
+@dataclass(frozen=True)
+class ExpectedOutcome:
+    """One learning-outcome row of a Moodle grade attempt, in the order the plugin sends them."""
+
+    code: str
+    score: float
+    feedback: str
+    achieved: bool
+
+
 @dataclass
 class Expected:
     students: dict[str, ExpectedStudent] = field(default_factory=dict)
@@ -72,6 +86,8 @@ class Expected:
     invalid_students: dict[str, str] = field(default_factory=dict)
     # (composite key, attempt) → letter, for every Moodle grade attempt.
     moodle_attempts: dict[tuple[str, int], str] = field(default_factory=dict)
+    # (composite key, attempt) → its learning outcomes.
+    moodle_outcomes: dict[tuple[str, int], list[ExpectedOutcome]] = field(default_factory=dict)
     # Zoho id → letter, for grades entered in Zoho.
     zoho_grades: dict[str, str] = field(default_factory=dict)
     # Moodle user id → Zoho student id.
@@ -323,6 +339,8 @@ def _moodle_grades(b: _Builder, muid: int, course: int, assignment: int, teacher
     for attempt, points in enumerate(attempts, start=1):
         graded = MOODLE_T0 + 86400 * 30 * attempt + muid % 1000
         iv = rng.random() < 0.1
+        # A criterion is met (score 1 of 1) when the points reach its band's bar.
+        met = [(code, text, points >= bar) for (code, text), bar in zip(OUTCOMES, (40, 40, 60, 70), strict=True)]
         b.moodle("grade_updated", "grade", graded, {
             "moodle_user_id": muid, "course_id": course, "assignment_id": assignment,
             "assignment_name": "Assignment 1", "grade_id": assignment * 10 + attempt, "raw_grade": points,
@@ -330,11 +348,13 @@ def _moodle_grades(b: _Builder, muid: int, course: int, assignment: int, teacher
             "grader": {"moodle_user_id": teacher[2], "full_name": teacher[1], "role": "iv" if iv else "teacher"},
             "feedback": "<p>See the criteria below.</p>",
             "learning_outcomes": [
-                {"code": code, "description": text, "score": "1.00000" if points >= bar else "0.00000",
-                 "feedback": "Achieved" if points >= bar else "Not yet"}
-                for (code, text), bar in zip(OUTCOMES, (40, 40, 60, 70), strict=True)],
+                {"code": code, "description": text, "score": "1.00000" if ok else "0.00000",
+                 "feedback": "Achieved" if ok else "Not yet"}
+                for code, text, ok in met],
         })
         exp.moodle_attempts[(key, attempt)] = letter(points)
+        exp.moodle_outcomes[(key, attempt)] = [
+            ExpectedOutcome(code, 1.0 if ok else 0.0, "Achieved" if ok else "Not yet", ok) for code, _, ok in met]
 
 
 def _invalid_students(b: _Builder, each: int) -> None:
@@ -347,3 +367,29 @@ def _invalid_students(b: _Builder, each: int) -> None:
                     "Academic_Email": f"jana.rahal.{sid[-6:]}@students.college.example", "Status": "Active", **change}
             b.zoho("BTEC_Students", "student", {k: v for k, v in data.items() if v is not None}, label="invalid")
             b.expected.invalid_students[sid] = why
+
+
+def rebase(plan: Plan, ids: Mapping[str, str]) -> Plan:
+    """The same college after Zoho gave some of its records other ids (`ids`: planned id → Zoho's id), as when
+    the records are first created in a Zoho org, which picks the ids itself: every request body and the expected
+    state name the new ids. Ids are 19-digit strings found nowhere else in a body, so they are replaced as text."""
+
+    def swap(text: str) -> str:
+        return ids.get(text, text)
+
+    def swap_body(body: bytes) -> bytes:
+        return _ZOHO_ID.sub(lambda m: swap(m.group().decode()).encode(), body)
+
+    exp = plan.expected
+    rebased = Expected(
+        students={swap(sid): ExpectedStudent(swap(s.zoho_id), s.email, s.moodle_user_id, s.linked_by)
+                  for sid, s in exp.students.items()},
+        invalid_students={swap(sid): why for sid, why in exp.invalid_students.items()},
+        moodle_attempts=dict(exp.moodle_attempts),
+        moodle_outcomes={key: list(rows) for key, rows in exp.moodle_outcomes.items()},
+        zoho_grades={swap(gid): g for gid, g in exp.zoho_grades.items()},
+        links={muid: swap(sid) for muid, sid in exp.links.items()},
+        entities=dict(exp.entities),
+    )
+    requests = [replace(r, body=swap_body(r.body)) for r in plan.requests]
+    return Plan(plan.seed, requests, rebased)

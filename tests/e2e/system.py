@@ -1,0 +1,222 @@
+"""The whole system for one tenant as real processes: ingress, streams worker, projector, Zoho sink and a Zoho
+emulator org of its own, on the test broker and database. A supervisor thread restarts any of the four
+services that exits (as systemd's `Restart=always` would), so a test can SIGKILL them at will."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from common.topics import RAW_MOODLE, RAW_ZOHO
+from ops.demo.college import Plan, rebase
+from tests.conftest import TenantCreds
+from tests.infra import Infra, end_offsets, free_port, start_service, stop_service
+
+SERVICES = ("ingress", "streams", "projector", "sink")
+
+
+@dataclass
+class Process:
+    """One service: how to start it, the running process, and what happened to it."""
+
+    name: str
+    spawn: Callable[[], subprocess.Popen[bytes]]
+    proc: subprocess.Popen[bytes] | None = None
+    kills: int = 0
+    crashes: list[int] = field(default_factory=list)  # exit codes of exits the test did not cause
+
+
+class System:
+    def __init__(self, infra: Infra, service_env: dict[str, str], tenant: TenantCreds, tmp: Path,
+                 sink_timeout_s: float = 2.0) -> None:
+        self.infra = infra
+        self.tenant = tenant
+        self.tmp = tmp
+        run = uuid.uuid4().hex[:8]
+        self.app_id = f"mzsync-e2e-{run}"
+        self.schema = f"e2e_{run}"
+        self.ingress_url = f"http://127.0.0.1:{free_port()}"
+        self.emulator_url = f"http://127.0.0.1:{free_port()}"
+        self._org = {"tenant": tenant.name, "client_id": f"1000.E2E{run.upper()}", "client_secret": f"secret-{run}",
+                     "refresh_token": f"1000.refresh-{run}", "webhook_token": tenant.zoho_token,
+                     "id_prefix": "5300001"}
+        account = {"tenant": tenant.name, "accounts_url": self.emulator_url, "api_domain": self.emulator_url,
+                   **{k: self._org[k] for k in ("client_id", "client_secret", "refresh_token")}}
+        base = {**service_env, "LOG_LEVEL": "INFO"}
+        self._env = {
+            "ingress": {**base, "INGRESS_PORT": self.ingress_url.rsplit(":", 1)[1], "INGRESS_DELIVERY_TIMEOUT_S": "3"},
+            "streams": {**base, "STREAMS_APP_ID": self.app_id, "STREAMS_DATADIR": str(tmp / "streams-data"),
+                        "STREAMS_WEB_PORT": str(free_port()), "STREAMS_TICK_INTERVAL_S": "1"},
+            "projector": {**base, "PROJECTIONS_SCHEMA": self.schema, "PROJECTOR_GROUP_ID": f"e2e-projector-{run}",
+                          "PROJECTOR_METRICS_PORT": str(free_port()), "PROJECTOR_SESSION_TIMEOUT_MS": "6000"},
+            "sink": {**base, "ZOHO_ACCOUNTS_JSON": json.dumps({"accounts": [account]}),
+                     "SINK_GROUP_ID": f"e2e-sink-{run}", "SINK_METRICS_PORT": str(free_port()),
+                     "SINK_SESSION_TIMEOUT_MS": "6000", "SINK_LINGER_MS": "300", "SINK_SETTLE_S": "1.0",
+                     "SINK_RETRY_PAUSE_S": "0.5", "ZOHO_TIMEOUT_S": str(sink_timeout_s),
+                     "ZOHO_BACKOFF_BASE_S": "0.05", "ZOHO_BACKOFF_CAP_S": "1.0"},
+        }
+        self._args = {"ingress": [], "streams": ["worker", "-l", "info"], "projector": ["run"], "sink": []}
+        self._modules = {"ingress": "producers", "streams": "streams", "projector": "projections",
+                         "sink": "projections.zoho_sink"}
+        self.processes = {name: Process(name, self._spawner(name)) for name in SERVICES}
+        self.emulator: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+
+    # -- processes ---------------------------------------------------------------------------------------
+
+    def _spawner(self, name: str) -> Callable[[], subprocess.Popen[bytes]]:
+        def spawn() -> subprocess.Popen[bytes]:
+            return start_service(self._modules[name], self._env[name], self.tmp / f"{name}.log", None,
+                                 args=self._args[name])
+        return spawn
+
+    def start(self) -> None:
+        config = {"orgs": [self._org], "webhooks": {"ingress_url": self.ingress_url},
+                  "faults": {"timeout_s": 3.0, "seed": 17}, "call_log_size": 50_000}
+        config_file = self.tmp / "emulator.json"
+        config_file.write_text(json.dumps(config))
+        self.emulator = start_service("stack.zoho_emulator", {}, self.tmp / "emulator.log",
+                                      f"{self.emulator_url}/healthz",
+                                      args=["--port", self.emulator_url.rsplit(":", 1)[1], "--config",
+                                            str(config_file)])
+        # A new generation would read every tenant's raw records of the whole session from offset 0; this
+        # tenant has none yet, so its group starts at the end of raw.* (as `rebuild-canonical` positions one).
+        self._position_streams_group()
+        for process in self.processes.values():
+            process.proc = process.spawn()
+        self._wait_streams_assigned()
+        self._wait_healthy(f"{self.ingress_url}/healthz", "ingress")
+        self._wait_healthy(f"http://127.0.0.1:{self._env['sink']['SINK_METRICS_PORT']}/metrics", "sink")
+        self._supervisor.start()
+
+    def _position_streams_group(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.infra.bootstrap})
+        ends = [TopicPartition(topic, p, end) for topic in (RAW_ZOHO, RAW_MOODLE)
+                for p, end in end_offsets(self.infra.bootstrap, topic).items()]
+        done = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(self.app_id, ends)])
+        done[self.app_id].result()
+
+    def _wait_streams_assigned(self, timeout: float = 90) -> None:
+        """Until the first worker of the generation is ready with every partition of its tables.
+
+        Workaround for a start-up race of the streams app: it creates its changelog topics and joins the group
+        at once, and when the broker's metadata does not list a new changelog yet, the assignment leaves it out
+        ("Ignoring missing topic") and the worker stalls on that table until the next rebalance. The topics
+        exist by then, so a second start is assigned all of them."""
+        log = self.tmp / "streams.log"
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = log.read_text(errors="replace")[seen:] if log.exists() else ""
+            if "Worker]: Ready" in text:
+                if "Ignoring missing topic" not in text:
+                    return
+                seen += len(text)
+                process = self.processes["streams"]
+                assert process.proc is not None
+                stop_service(process.proc, timeout=30)
+                process.proc = process.spawn()
+            time.sleep(0.3)
+        raise AssertionError(f"the streams worker did not become ready; {self.logs()}")
+
+    def _wait_healthy(self, url: str, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{name} not healthy at {url}; see {self.tmp / (name + '.log')}")
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                for process in self.processes.values():
+                    assert process.proc is not None
+                    code = process.proc.poll()
+                    if code is not None:
+                        process.crashes.append(code)
+                        process.proc = process.spawn()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service and start it again at once."""
+        with self._lock:
+            process = self.processes[name]
+            assert process.proc is not None
+            os.kill(process.proc.pid, signal.SIGKILL)
+            process.proc.wait()
+            process.kills += 1
+            process.proc = process.spawn()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join()
+        for process in self.processes.values():
+            if process.proc is not None:
+                stop_service(process.proc, timeout=30)
+        if self.emulator is not None:
+            stop_service(self.emulator)
+
+    def crashes(self) -> dict[str, list[int]]:
+        return {name: p.crashes for name, p in self.processes.items() if p.crashes}
+
+    def logs(self) -> str:
+        return f"logs in {self.tmp}"
+
+    # -- the emulator --------------------------------------------------------------------------------------
+
+    def emulator_admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = httpx.request(method, f"{self.emulator_url}/__emulator/{path}", timeout=10, **kwargs)
+        resp.raise_for_status()
+        return resp.json()
+
+    def faults(self, **faults: Any) -> None:
+        self.emulator_admin("POST", "faults", json=faults)
+
+    def zoho_records(self, module: str) -> list[dict[str, Any]]:
+        return list(self.emulator_admin("GET", f"records/{module}", params={"tenant": self.tenant.name})["data"])
+
+    def seed_zoho(self, plan: Plan) -> Plan:
+        """The college's students and classes as records of the tenant's Zoho org (created without workflow
+        webhooks, as they were before the integration was switched on); the plan rebased onto the ids Zoho gave
+        them, so the grades the sink writes can name their student and class."""
+        token = httpx.post(f"{self.emulator_url}/oauth/v2/token", params={
+            "grant_type": "refresh_token", "client_id": self._org["client_id"],
+            "client_secret": self._org["client_secret"], "refresh_token": self._org["refresh_token"]},
+            timeout=10).json()["access_token"]
+        students = [{"Academic_Email": s.email, **({"Student_Moodle_ID": s.moodle_user_id}
+                                                   if s.linked_by == "student_moodle_id" else {})}
+                    for s in plan.expected.students.values()]
+        classes = [json.loads(r.body)["data"] for r in plan.requests if r.kind == "BTEC_Classes" and r.label == "new"]
+        ids: dict[str, str] = {}
+        with httpx.Client(base_url=f"{self.emulator_url}/crm/v8", timeout=10,
+                          headers={"Authorization": f"Zoho-oauthtoken {token}"}) as api:
+            for module, planned, records, key in (
+                    ("BTEC_Students", list(plan.expected.students), students, "Academic_Email"),
+                    ("BTEC_Classes", [c["id"] for c in classes], [{"Class_Name": c["Class_Name"]} for c in classes],
+                     "Class_Name")):
+                for start in range(0, len(records), 100):
+                    resp = api.post(f"/{module}/upsert", json={"data": records[start:start + 100], "trigger": [],
+                                                               "duplicate_check_fields": [key]})
+                    assert resp.status_code in (200, 201), resp.text
+                    for pid, item in zip(planned[start:start + 100], resp.json()["data"], strict=True):
+                        ids[pid] = item["details"]["id"]
+        return rebase(plan, ids)
