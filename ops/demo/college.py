@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 Source = Literal["zoho", "moodle"]
 # new: first sending of a record; redelivery: the same request again; resend: the same record
@@ -43,7 +43,7 @@ TERM_START = date(2026, 9, 14)
 # Epoch seconds of the Moodle events: autumn term 2026.
 MOODLE_T0 = 1_789_000_000
 # A whole 19-digit Zoho id in a body. Delivery ids (`<id>-n`) hold ids no record has, so a rebase leaves them.
-_ZOHO_ID = re.compile(rb"(?<![0-9])[0-9]{19}(?![0-9])")
+_ZOHO_ID = re.compile(r"(?<![0-9])[0-9]{19}(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -377,8 +377,15 @@ def rebase(plan: Plan, ids: Mapping[str, str]) -> Plan:
     def swap(text: str) -> str:
         return ids.get(text, text)
 
-    def swap_body(body: bytes) -> bytes:
-        return _ZOHO_ID.sub(lambda m: swap(m.group().decode()).encode(), body)
+    def swap_all(text: str) -> str:
+        return _ZOHO_ID.sub(lambda m: swap(m.group()), text)
+
+    def swap_body(req: PlannedRequest) -> bytes:
+        if req.content_type == FORM:
+            # Percent-encoding puts digits right before an id (`%22` is a quote), so the values are decoded first.
+            return urlencode([(k, swap_all(v)) for k, v in parse_qsl(req.body.decode(), keep_blank_values=True)]
+                             ).encode()
+        return swap_all(req.body.decode()).encode()
 
     exp = plan.expected
     rebased = Expected(
@@ -391,5 +398,5 @@ def rebase(plan: Plan, ids: Mapping[str, str]) -> Plan:
         links={muid: swap(sid) for muid, sid in exp.links.items()},
         entities=dict(exp.entities),
     )
-    requests = [replace(r, body=swap_body(r.body)) for r in plan.requests]
+    requests = [replace(r, body=swap_body(r)) for r in plan.requests]
     return Plan(plan.seed, requests, rebased)
