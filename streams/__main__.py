@@ -14,14 +14,24 @@ from streams.app import PARTITIONS, app, identity_topic, moodle_topic, person_to
 # Re-keyed copies of raw records: a new generation rebuilds them from raw.*, so a week is plenty.
 INTERNAL_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
+
+def internal_topics() -> list[TopicSpec]:
+    """The stage topics and every table's changelog, as faust itself would create them."""
+    specs = [TopicSpec(t.get_topic_name(), PARTITIONS, INTERNAL_RETENTION)
+             for t in (identity_topic, moodle_topic, person_topic)]
+    for table in app.tables.values():
+        log = table.changelog_topic
+        policy = ",".join(p for p, on in (("compact", log.compacting), ("delete", log.deleting)) if on)
+        config = {"cleanup.policy": policy or "delete"}
+        if log.retention:
+            config["retention.ms"] = str(int(log.retention * 1000))
+        specs.append(TopicSpec(log.get_topic_name(), PARTITIONS, config))
+    return specs
+
+
 if __name__ == "__main__":
-    # Created before the consumer subscribes: a topic faust creates after subscribing stays unread
-    # until the next metadata refresh (minutes).
-    ensure_topics(
-        get_settings().kafka_bootstrap(),
-        PARTITIONS,
-        get_settings().topic_replication,
-        specs=[TopicSpec(t.get_topic_name(), PARTITIONS, INTERNAL_RETENTION)
-               for t in (identity_topic, moodle_topic, person_topic)],
-    )
+    # Created before the consumer subscribes: a topic faust creates while joining the group is left out of
+    # the assignment ("Ignoring missing topic") and stays unread until the next rebalance.
+    ensure_topics(get_settings().kafka_bootstrap(), PARTITIONS, get_settings().topic_replication,
+                  specs=internal_topics())
     app.main()

@@ -48,6 +48,8 @@ app = faust.App(
     producer_linger_ms=5,
     producer_max_batch_size=256 * 1024,
     stream_buffer_maxsize=8192,
+    # No leader election is used (every timer runs on every worker), so no leader topic to race on.
+    topic_disable_leader=True,
     # Table keys and values are JSON; topics set their own (raw bytes) serializers.
     key_serializer="json",
     value_serializer="json",
