@@ -43,6 +43,8 @@ class Infra:
     kind: str
     _stop: Any = None
     _start: Any = None
+    _stop_db: Any = None
+    _start_db: Any = None
     _closers: list[Any] = field(default_factory=list)
 
     def stop_broker(self) -> None:
@@ -50,6 +52,12 @@ class Infra:
 
     def start_broker(self) -> None:
         self._start()
+
+    def stop_database(self) -> None:
+        self._stop_db()
+
+    def start_database(self) -> None:
+        self._start_db()
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -61,9 +69,10 @@ def start_infra() -> Infra:
         infra = Infra(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"], "external")
 
         def unsupported() -> None:
-            raise RuntimeError("cannot stop an external broker from a test; run the suite on the embedded stack")
+            raise RuntimeError("cannot stop an external broker or database from a test; run the suite on the "
+                               "embedded stack")
 
-        infra._stop = infra._start = unsupported
+        infra._stop = infra._start = infra._stop_db = infra._start_db = unsupported
     elif docker_engine_answers():
         from testcontainers.community.kafka import RedpandaContainer
         from testcontainers.community.postgres import PostgresContainer
@@ -74,6 +83,8 @@ def start_infra() -> Infra:
         # Pausing keeps the mapped ports, so clients see an outage and then the same broker again.
         infra._stop = lambda: redpanda.get_wrapped_container().pause()
         infra._start = lambda: redpanda.get_wrapped_container().unpause()
+        infra._stop_db = lambda: pg.get_wrapped_container().pause()
+        infra._start_db = lambda: pg.get_wrapped_container().unpause()
         infra._closers += [redpanda.stop, pg.stop]
     else:
         from stack.config import StackConfig
@@ -91,6 +102,8 @@ def start_infra() -> Infra:
         infra = Infra(cfg.kafka_bootstrap, cfg.database_url, "embedded")
         infra._stop = stack.kafka.stop
         infra._start = stack.kafka.start
+        infra._stop_db = stack.postgres.stop
+        infra._start_db = stack.postgres.start
         infra._closers.append(stack.stop)
     ensure_topics(infra.bootstrap, PARTITIONS, specs=contract_topics(PARTITIONS))
     return infra

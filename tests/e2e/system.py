@@ -26,6 +26,7 @@ from tests.conftest import TenantCreds
 from tests.infra import Infra, end_offsets, free_port, start_service, stop_service
 
 SERVICES = ("ingress", "streams", "projector", "sink")
+RESTART_PAUSE_S = 3.0
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Process:
     proc: subprocess.Popen[bytes] | None = None
     kills: int = 0
     crashes: list[int] = field(default_factory=list)  # exit codes of exits the test did not cause
+    spawned_at: float = 0.0
 
 
 class System:
@@ -98,7 +100,7 @@ class System:
         # tenant has none yet, so its group starts at the end of raw.* (as `rebuild-canonical` positions one).
         self._position_streams_group()
         for process in self.processes.values():
-            process.proc = process.spawn()
+            self._spawn(process)
         self._wait_streams_assigned()
         self._wait_healthy(f"{self.ingress_url}/healthz", "ingress")
         self._wait_healthy(f"http://127.0.0.1:{self._env['sink']['SINK_METRICS_PORT']}/metrics", "sink")
@@ -130,7 +132,7 @@ class System:
                 process = self.processes["streams"]
                 assert process.proc is not None
                 stop_service(process.proc, timeout=30)
-                process.proc = process.spawn()
+                self._spawn(process)
             time.sleep(0.3)
         raise AssertionError(f"the streams worker did not become ready; {self.logs()}")
 
@@ -145,15 +147,22 @@ class System:
             time.sleep(0.2)
         raise AssertionError(f"{name} not healthy at {url}; see {self.tmp / (name + '.log')}")
 
+    @staticmethod
+    def _spawn(process: Process) -> None:
+        process.proc = process.spawn()
+        process.spawned_at = time.monotonic()
+
     def _supervise(self) -> None:
         while not self._stop.wait(0.5):
             with self._lock:
                 for process in self.processes.values():
                     assert process.proc is not None
                     code = process.proc.poll()
-                    if code is not None:
+                    # A pause between restarts, so a service that cannot start yet (broker or database down)
+                    # does not spin on two cores.
+                    if code is not None and time.monotonic() - process.spawned_at > RESTART_PAUSE_S:
                         process.crashes.append(code)
-                        process.proc = process.spawn()
+                        self._spawn(process)
 
     def kill(self, name: str) -> None:
         """SIGKILL one service and start it again at once."""
@@ -163,7 +172,7 @@ class System:
             os.kill(process.proc.pid, signal.SIGKILL)
             process.proc.wait()
             process.kills += 1
-            process.proc = process.spawn()
+            self._spawn(process)
 
     def stop(self) -> None:
         self._stop.set()
