@@ -36,7 +36,6 @@ class Process:
     name: str
     spawn: Callable[[], subprocess.Popen[bytes]]
     proc: subprocess.Popen[bytes] | None = None
-    kills: int = 0
     crashes: list[int] = field(default_factory=list)  # exit codes of exits the test did not cause
     spawned_at: float = 0.0
 
@@ -171,7 +170,6 @@ class System:
             assert process.proc is not None
             os.kill(process.proc.pid, signal.SIGKILL)
             process.proc.wait()
-            process.kills += 1
             self._spawn(process)
 
     def stop(self) -> None:
