@@ -100,7 +100,7 @@ class System:
         self._position_streams_group()
         for process in self.processes.values():
             self._spawn(process)
-        self._wait_streams_assigned()
+        self._wait_streams_ready()
         self._wait_healthy(f"{self.ingress_url}/healthz", "ingress")
         self._wait_healthy(f"http://127.0.0.1:{self._env['sink']['SINK_METRICS_PORT']}/metrics", "sink")
         self._supervisor.start()
@@ -112,26 +112,12 @@ class System:
         done = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(self.app_id, ends)])
         done[self.app_id].result()
 
-    def _wait_streams_assigned(self, timeout: float = 90) -> None:
-        """Until the first worker of the generation is ready with every partition of its tables.
-
-        Workaround for a start-up race of the streams app: it creates its changelog topics and joins the group
-        at once, and when the broker's metadata does not list a new changelog yet, the assignment leaves it out
-        ("Ignoring missing topic") and the worker stalls on that table until the next rebalance. The topics
-        exist by then, so a second start is assigned all of them."""
+    def _wait_streams_ready(self, timeout: float = 90) -> None:
         log = self.tmp / "streams.log"
-        seen = 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = log.read_text(errors="replace")[seen:] if log.exists() else ""
-            if "Worker]: Ready" in text:
-                if "Ignoring missing topic" not in text:
-                    return
-                seen += len(text)
-                process = self.processes["streams"]
-                assert process.proc is not None
-                stop_service(process.proc, timeout=30)
-                self._spawn(process)
+            if log.exists() and "Worker]: Ready" in log.read_text(errors="replace"):
+                return
             time.sleep(0.3)
         raise AssertionError(f"the streams worker did not become ready; {self.logs()}")
 
