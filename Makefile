@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test install lint test-python test-php stack-start stack-stop stack-status stack-reset \
+
+.PHONY: run test install lint test-python test-php chaos stack-start stack-stop stack-status stack-reset \
         demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e plugin-zip
 
 install:
@@ -21,6 +22,10 @@ lint:
 
 test-python:
 	$(PY) -m pytest
+
+# The long chaos run (the reduced one is part of `make test`).
+chaos: install
+	CHAOS_FULL=1 $(PY) -m pytest tests/e2e/test_chaos.py
 
 test-php:
 	@if [ -f tests/moodle_plugin/run.sh ]; then bash tests/moodle_plugin/run.sh; else echo "no PHP tests yet"; fi
