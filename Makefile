@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-
 .PHONY: run test install lint test-python test-php chaos stack-start stack-stop stack-status stack-reset \
         demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e plugin-zip
 
