@@ -23,6 +23,10 @@ async def expire(stage: str, pending: Any, partition: int, why: Callable[[list[s
             continue
         keep = []
         for item in items:
+            if waiting.is_released(item):
+                if now - item["ra"] <= waiting.RELEASED_KEEP_MS:
+                    keep.append(item)
+                continue
             if now - item["at"] > config.pending_expiry_s * 1000:
                 ev = event_from_avro(waiting.value_of(item))
                 await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"], why(item["m"])))
@@ -33,10 +37,11 @@ async def expire(stage: str, pending: Any, partition: int, why: Callable[[list[s
                 pending[key] = keep
             else:
                 del pending[key]
-        count += len(keep)
+        waiting_now = len(waiting.live(keep))
+        count += waiting_now
         tenant = key.split("/", 1)[0]
-        per_tenant[tenant] = per_tenant.get(tenant, 0) + len(keep)
+        per_tenant[tenant] = per_tenant.get(tenant, 0) + waiting_now
     # Recounting from the records themselves keeps the cap's counters honest.
-    for tenant, waiting_now in per_tenant.items():
-        waiting_counts[waiting.count_key(stage, tenant, partition)] = waiting_now
+    for tenant, total in per_tenant.items():
+        waiting_counts[waiting.count_key(stage, tenant, partition)] = total
     WAITING.labels(stage, str(partition)).set(count)

@@ -10,6 +10,10 @@ from streams.events import CanonicalEvent, DeadLetter, FieldError
 from streams.messages import event_from_avro
 
 UNRESOLVED = "unresolved_dependency"
+# A released record stays, marked with the input that released it, for this long: if the worker dies after
+# its table writes reached the broker but before its outputs did, that input is read again after the restart,
+# and the mark says what to send again. Faust commits input offsets every second; ten minutes is ample.
+RELEASED_KEEP_MS = 10 * 60_000
 OVER_CAPACITY = "waiting_capacity_exceeded"
 
 
@@ -21,10 +25,30 @@ def value_of(item: dict[str, Any]) -> bytes:
     return base64.b64decode(item["v"])
 
 
+def position(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}:{partition}:{offset}"
+
+
+def is_released(item: dict[str, Any]) -> bool:
+    return "rb" in item
+
+
+def live(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records still waiting (not released)."""
+    return [item for item in items if "rb" not in item]
+
+
+def released(item: dict[str, Any], by: str, now_ms: int) -> dict[str, Any]:
+    return {**item, "rb": by, "ra": now_ms}
+
+
 def add(items: list[dict[str, Any]], new: dict[str, Any], event: CanonicalEvent) -> list[dict[str, Any]]:
     """Append, replacing an older wait for the same entity (the newer version is the one that matters)."""
     kept = []
     for item in items:
+        if is_released(item):
+            kept.append(item)
+            continue
         other = event_from_avro(value_of(item))
         if other.entity == event.entity and other.entity_id == event.entity_id and _attempt(other) == _attempt(event):
             if other.source_version > event.source_version:

@@ -120,10 +120,14 @@ async def intake(stream: faust.StreamT[bytes]) -> None:
         body = event.value if isinstance(event.value, bytes) else b""
         if delivery_id:
             seen_key = f"{source}/{tenant}/{delivery_id}"
+            here = f"{msg.topic}:{msg.partition}:{msg.offset}"
             window = deliveries[seen_key]
-            if window.current() or window.delta(config.delivery_dedupe_s):
+            first = window.current() or window.delta(config.delivery_dedupe_s)
+            # A redelivery is another raw record with the same id. The same record read again (a restart
+            # after a crash whose table write survived but whose outputs did not) is processed again.
+            if first and first != here:
                 continue
-            deliveries[seen_key] = 1
+            deliveries[seen_key] = here
         received = _h(headers, "received-at")
         items = parse_raw(
             source="zoho" if source == "zoho" else "moodle",

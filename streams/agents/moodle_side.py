@@ -42,17 +42,24 @@ async def _emit_user(key: str, value: bytes, student: str | None, method: str | 
     await emit(user)
 
 
-async def _release(key: str, student: str, partition: int) -> None:
+async def _release(key: str, student: str, partition: int, pos: str) -> None:
+    """Forward the user's waiting grades; send again what input `pos` released before a crash."""
     tenant = key.split("/", 1)[0]
     items = moodle_pending.get(key) or []
+    now = int(time.time() * 1000)
+    keep = []
     for item in items:
+        if waiting.is_released(item) and item["rb"] != pos:
+            keep.append(item)
+            continue
         await person_topic.send(key=f"{tenant}/{student}".encode(), value=waiting.value_of(item),
                                 headers={KIND: b"grade"})
+        keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
     if items:
-        del moodle_pending[key]
+        moodle_pending[key] = keep
         count_key = waiting.count_key("moodle", tenant, partition)
-        waiting_counts[count_key] = max(0, (waiting_counts.get(count_key) or 0) - len(items))
-
+        released_now = len(waiting.live(items)) - len(waiting.live(keep))
+        waiting_counts[count_key] = max(0, (waiting_counts.get(count_key) or 0) - released_now)
 
 
 def _unlinked(missing: list[str]) -> str:
@@ -67,6 +74,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             await expire("moodle", moodle_pending, event.message.partition, _unlinked)
             continue
         key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+        pos = waiting.position(event.message.topic, event.message.partition, event.message.offset)
         value = event.value
         if kind == "link":
             student = header(event.headers, STUDENT)
@@ -79,7 +87,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
                 user = moodle_users.get(key)
                 if user:
                     await _emit_user(key, base64.b64decode(user), student, method)
-            await _release(key, student, event.message.partition)
+            await _release(key, student, event.message.partition, pos)
         elif kind == "user":
             moodle_users[key] = base64.b64encode(value).decode()
             student = header(event.headers, STUDENT)
@@ -89,7 +97,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
                 links[key] = link
             await _emit_user(key, value, link["student"] if link else None, link["method"] if link else None)
             if link:
-                await _release(key, link["student"], event.message.partition)
+                await _release(key, link["student"], event.message.partition, pos)
         elif kind == "enrollment":
             await emit(event_from_avro(value))
         elif kind == "grade":
@@ -102,9 +110,9 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             items = moodle_pending.get(key) or []
             count_key = waiting.count_key("moodle", ev.tenant, event.message.partition)
             tenant_waiting = waiting_counts.get(count_key) or 0
-            if len(items) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
+            if len(waiting.live(items)) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
                 await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
                 continue
             updated = waiting.add(items, waiting.entry("grade", value, ["student"], int(time.time() * 1000)), ev)
             moodle_pending[key] = updated
-            waiting_counts[count_key] = tenant_waiting + len(updated) - len(items)
+            waiting_counts[count_key] = tenant_waiting + len(waiting.live(updated)) - len(waiting.live(items))

@@ -32,6 +32,8 @@ from streams.joins import ref_waits, resolve
 from streams.messages import KIND, event_from_avro, header
 
 MAX_WAITING_PER_STUDENT = 1000
+# Students remembered as waiting on one class, unit or program (kept after a wake, for a replayed wake).
+MAX_WAITERS_PER_REF = 5000
 # Only the fields the joins read are kept per reference record.
 REF_FIELDS = {
     "class": ("name", "unit_id", "program_id", "moodle_course_id"),
@@ -91,43 +93,47 @@ async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, m
     tenant = student_key.split("/", 1)[0]
     items = person_pending.get(student_key) or []
     tenant_waiting = waiting_counts.get(waiting.count_key("person", tenant, partition)) or 0
-    if len(items) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
+    if len(waiting.live(items)) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
         await dead(waiting.letter(ev, waiting.OVER_CAPACITY, missing, "too many records waiting"))
         return
     updated = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
     person_pending[student_key] = updated
-    _count(tenant, partition, len(updated) - len(items))
+    _count(tenant, partition, len(waiting.live(updated)) - len(waiting.live(items)))
     for ref in ref_waits(missing):
         wkey = f"{tenant}/{ref}"
         sids = waiting_on.get(wkey) or []
         if student_key not in sids:
-            waiting_on[wkey] = [*sids, student_key]
+            waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
 
 
-async def _recheck(student_key: str, partition: int) -> None:
+async def _recheck(student_key: str, partition: int, pos: str) -> None:
+    """Release what can go now; send again what input `pos` released before a crash."""
     items = person_pending.get(student_key)
     if not items:
         return
+    now = int(time.time() * 1000)
+    tenant = student_key.split("/", 1)[0]
     keep = []
     for item in items:
-        value = waiting.value_of(item)
-        ev = event_from_avro(value)
-        missing = await _try(student_key, ev, value, item["k"])
-        if missing:
-            item = {**item, "m": missing}
+        if waiting.is_released(item):
+            if item["rb"] == pos:
+                value = waiting.value_of(item)
+                await _try(student_key, event_from_avro(value), value, item["k"])
             keep.append(item)
-            tenant = student_key.split("/", 1)[0]
-            for ref in ref_waits(missing):
-                wkey = f"{tenant}/{ref}"
-                sids = waiting_on.get(wkey) or []
-                if student_key not in sids:
-                    waiting_on[wkey] = [*sids, student_key]
-    if keep:
-        person_pending[student_key] = keep
-    else:
-        del person_pending[student_key]
-    _count(student_key.split("/", 1)[0], partition, len(keep) - len(items))
-
+            continue
+        value = waiting.value_of(item)
+        missing = await _try(student_key, event_from_avro(value), value, item["k"])
+        if not missing:
+            keep.append(waiting.released(item, pos, now))
+            continue
+        keep.append({**item, "m": missing})
+        for ref in ref_waits(missing):
+            wkey = f"{tenant}/{ref}"
+            sids = waiting_on.get(wkey) or []
+            if student_key not in sids:
+                waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
+    person_pending[student_key] = keep
+    _count(tenant, partition, len(waiting.live(keep)) - len(waiting.live(items)))
 
 
 def _never_arrived(missing: list[str]) -> str:
@@ -142,6 +148,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
             await expire("person", person_pending, event.message.partition, _never_arrived)
             continue
         key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+        pos = waiting.position(event.message.topic, event.message.partition, event.message.offset)
         value = event.value
         ev = event_from_avro(value)
         if kind == "ref":
@@ -152,12 +159,10 @@ async def person(stream: faust.StreamT[bytes]) -> None:
             wake: set[str] = set()
             for wkey in (f"{ev.tenant}/{ev.entity}/{ev.entity_id}",
                          f"{ev.tenant}/course/{(ev.payload or {}).get('moodle_course_id')}"):
-                sids = waiting_on.get(wkey)
-                if sids:
-                    del waiting_on[wkey]
-                    wake.update(sids)
+                # Kept, not deleted: a wake replayed after a crash must find the same students.
+                wake.update(waiting_on.get(wkey) or [])
             for student_key in sorted(wake):
-                await _recheck(student_key, event.message.partition)
+                await _recheck(student_key, event.message.partition, pos)
             continue
         if kind == "student":
             if ev.deleted:
@@ -166,7 +171,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
             else:
                 students[key] = {"v": ev.source_version}
             await emit(ev)
-            await _recheck(key, event.message.partition)
+            await _recheck(key, event.message.partition, pos)
             continue
         if kind == "registration":
             payload = ev.payload or {}
@@ -177,7 +182,7 @@ async def person(stream: faust.StreamT[bytes]) -> None:
                 programs[payload["program_id"]] = ev.entity_id
             registrations[key] = programs
             await emit(ev)
-            await _recheck(key, event.message.partition)
+            await _recheck(key, event.message.partition, pos)
             continue
         if ev.deleted:
             await emit(ev)
