@@ -111,19 +111,28 @@ class Sender:
 
 
 def canonical_events(infra: Infra, entity: str, start: dict[int, int], tenant: str) -> list[dict[str, Any]]:
-    out = []
+    """The tenant's canonical events, each event id once.
+
+    Processing is at-least-once: after a restart or a rebalance a stage may send an event again, with the
+    same (deterministic) event id, which every consumer applies once. Two ids for one change would be a bug;
+    one id seen twice is the same event.
+    """
+    out, seen = [], set()
     for rec in read_records(infra.bootstrap, f"canonical.{entity}", start):
         _, event = decode(rec.value or b"")
-        if event["tenant"] == tenant:
+        if event["tenant"] == tenant and event["event_id"] not in seen:
+            seen.add(event["event_id"])
             out.append(event)
     return out
 
 
 def deadletters(infra: Infra, start: dict[int, int], tenant: str) -> list[dict[str, Any]]:
-    out = []
+    """The tenant's dead letters, each (deterministic) dead-letter id once."""
+    out, seen = [], set()
     for rec in read_records(infra.bootstrap, "deadletter", start):
         _, letter = decode(rec.value or b"")
-        if letter["tenant"] == tenant:
+        if letter["tenant"] == tenant and letter["dead_letter_id"] not in seen:
+            seen.add(letter["dead_letter_id"])
             out.append(letter)
     return out
 

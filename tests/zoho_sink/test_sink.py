@@ -32,7 +32,8 @@ def test_thousand_grades_in_ten_calls_then_nothing_for_unchanged(infra: Infra, z
     zoho.seed(students=200)
     events = _thousand(zoho)
     produce(infra, "canonical.grade", events)
-    sink = sinks.start(zoho)
+    # Linger long enough that a loaded machine still gathers whole batches of 100.
+    sink = sinks.start(zoho, SINK_LINGER_MS="2000")
     done = wait_outcomes(infra, zoho.tenant, 1000)
 
     records = zoho.records()
