@@ -59,9 +59,9 @@ def admin_router(emulator: Emulator) -> APIRouter:
 
     @router.get("/records/{module}")
     async def records(module: str, tenant: str | None = None) -> dict[str, Any]:
-        if module not in emulator.modules:
-            raise HTTPException(404, f"unknown module {module!r}")
         org = org_of(tenant)
+        if module not in org.store.modules:
+            raise HTTPException(404, f"unknown module {module!r}")
         rows = org.store.records[module].values()
         return {"data": [org.store.render(module, r) for r in rows], "count": len(rows)}
 

@@ -38,6 +38,9 @@ class OrgConfig(_Strict):
     concurrency: int = 20
     sub_concurrency: int = 10
     daily_credits: int = 50_000
+    # This org's own customisation (every Zoho org is customised): a module given here replaces the one of
+    # that name from `EmulatorConfig.modules` / the defaults in this org only, e.g. a field marked unique.
+    modules: dict[str, ModuleSpec] = Field(default_factory=dict)
 
 
 class OAuthConfig(_Strict):
@@ -93,8 +96,9 @@ class EmulatorConfig(_Strict):
     api_domain: str | None = None
     call_log_size: int = 10_000
 
-    def resolved_modules(self) -> dict[str, ModuleSpec]:
-        merged = {**default_modules(), **self.modules}
+    def resolved_modules(self, org: OrgConfig | None = None) -> dict[str, ModuleSpec]:
+        """The modules of `org` (None: the ones every org shares), renamed."""
+        merged = {**default_modules(), **self.modules, **(org.modules if org is not None else {})}
         return {self.rename_modules.get(name, name): spec.renamed_targets(self.rename_modules)
                 for name, spec in merged.items()}
 

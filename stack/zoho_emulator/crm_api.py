@@ -67,12 +67,12 @@ _METHODS = {
 }
 
 
-def resolve(emulator: Emulator, method: str, version: str, rest: str) -> Route:
+def resolve(org: Org, method: str, version: str, rest: str) -> Route:
     parts = [p for p in rest.split("/") if p]
     if version not in VERSIONS or not parts or len(parts) > 2:
         raise invalid_url()
     module = parts[0]
-    if module not in emulator.modules:
+    if module not in org.store.modules:
         raise invalid_module()
     key: int | str = 0 if len(parts) == 1 else parts[1] if parts[1] in ("upsert", "search") else 1
     operation = _METHODS[key].get(method)
@@ -118,7 +118,7 @@ async def handle(emulator: Emulator, request: Request, version: str, rest: str) 
     try:
         tenant = emulator.authority.authenticate(request.headers.get("authorization"))
         org = emulator.orgs[tenant]
-        route = resolve(emulator, request.method, version, rest)
+        route = resolve(org, request.method, version, rest)
         operation = route.operation
         call = await read_call(request, route)
         records = call.records
@@ -254,7 +254,7 @@ def _list(org: Org, route: Route, request: Request) -> Response:
 
 def _search(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
     params = request.query_params
-    spec = emulator.modules[route.module]
+    spec = org.store.modules[route.module]
     if params.get("criteria"):
         criteria = params["criteria"]
     elif params.get("email") or params.get("phone") or params.get("word"):

@@ -35,7 +35,7 @@ class Emulator:
         self.authority = TokenAuthority(config.oauth, config.orgs, self.clock)
         self.orgs: dict[str, Org] = {}
         for org in config.orgs:
-            store = OrgStore(org, self.modules, self.clock)
+            store = OrgStore(org, config.resolved_modules(org), self.clock)
             self.orgs[org.tenant] = Org(org, store, OrgLimits(org, self.clock), RecordService(store, config.behaviour))
         self.calls = CallLog(config.call_log_size)
         self.webhooks = WebhookDispatcher(config.webhooks, self.clock, self.metrics)

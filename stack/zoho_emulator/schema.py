@@ -137,7 +137,10 @@ def default_modules() -> dict[str, ModuleSpec]:
             "Classes": _lookup("BTEC_Classes"), "Start_Date": _of("date"), "End_Date": _of("date"),
             "Enrollment_Type": _pick("Normal", "Recording", "Self-Study", "Not Graded"), "Student_Name": _text(),
             "Class_Name": _text(), "Enrolled_Program": _text(), "Class_Teacher": _text(),
-            "Moodle_Course_ID": _text(), **_sync_fields(),
+            "Moodle_Course_ID": _text(),
+            # Not in the prior system's org: the field a college adds ("Do not allow duplicate values") so the
+            # sink can upsert Moodle enrolments, `{moodle_user_id}_{course_id}`.
+            "Moodle_Enrollment_Key": _text(unique=True), **_sync_fields(),
         }),
         "BTEC_Registrations": ModuleSpec(fields={
             "Name": _of("autonumber", prefix="REG-"), "Student_ID": _lookup("BTEC_Students"),

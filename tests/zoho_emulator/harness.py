@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from stack.zoho_emulator.schema import default_modules
 from tests.infra import free_port, start_service, stop_service
 
 CLIENT_ID = "1000.EMULATORCLIENT"
@@ -23,6 +24,19 @@ WEBHOOK_TOKEN = "default-zoho-token-0123456789"
 TIGHT: dict[str, Any] = {"tenant": "tight", "client_id": "1000.TIGHT", "client_secret": "tight-secret",
          "refresh_token": "1000.tight-refresh", "id_prefix": "5725767", "concurrency": 3, "sub_concurrency": 1,
          "daily_credits": 20}
+
+
+def unique_field(module: str, field: str) -> dict[str, Any]:
+    """A default module with one more field set to "Do not allow duplicate values", as an org's own change."""
+    spec = default_modules()[module]
+    spec.fields[field] = spec.fields[field].model_copy(update={"unique": True})
+    return {module: spec.model_dump(exclude_defaults=True)}
+
+
+# An org whose admin made BTEC_Grades.Moodle_Grade_ID unique too; the other orgs keep the default schema.
+CUSTOM: dict[str, Any] = {"tenant": "custom", "client_id": "1000.CUSTOM", "client_secret": "custom-secret",
+                          "refresh_token": "1000.custom-refresh", "id_prefix": "5725768",
+                          "modules": unique_field("BTEC_Grades", "Moodle_Grade_ID")}
 
 
 @dataclass
@@ -117,7 +131,7 @@ class Emulator:
 def emulator_config(ingress_url: str) -> dict[str, Any]:
     return {
         "orgs": [{"tenant": "default", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                  "refresh_token": REFRESH_TOKEN, "webhook_token": WEBHOOK_TOKEN}, TIGHT],
+                  "refresh_token": REFRESH_TOKEN, "webhook_token": WEBHOOK_TOKEN}, TIGHT, CUSTOM],
         "webhooks": {"ingress_url": ingress_url},
         "faults": {"timeout_s": 1.5, "seed": 7},
     }
