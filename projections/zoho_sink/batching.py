@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projections.zoho_sink import sink_metrics
-from projections.zoho_sink.mapping import ZohoWrite, grade_write, link_write
+from projections.zoho_sink.mapping import ZohoWrite, enrollment_write, grade_write, link_write
 from projections.zoho_sink.settings import SinkTenant
 
 GRADE_TOPIC = "canonical.grade"
 USER_TOPIC = "canonical.moodle_user"
-TOPICS = (GRADE_TOPIC, USER_TOPIC)
+ENROLLMENT_TOPIC = "canonical.moodle_enrollment"
+TOPICS = (GRADE_TOPIC, USER_TOPIC, ENROLLMENT_TOPIC)
 
 Partition = tuple[str, int]
 
@@ -27,6 +28,17 @@ def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> 
         reason = "no_zoho_account"
     elif event["origin"] != "moodle":
         reason = "zoho_origin"  # Zoho already holds it: writing it back would be an echo
+    elif topic == ENROLLMENT_TOPIC:
+        # An unenrolment is a change to write too (End_Date), so this comes before the generic "deleted".
+        options = tenant.options.enrollments
+        if options is None:
+            reason = "enrollments_disabled"
+        elif payload is None:
+            reason = "deleted"
+        elif not payload.get("student_id") or not payload.get("class_id"):
+            reason = "enrollment_not_linked"  # the Moodle user has no student yet, or the course no class
+        else:
+            return enrollment_write(event, options)
     elif payload is None or event["event_type"].endswith("Deleted"):
         reason = "deleted"
     elif topic == GRADE_TOPIC:

@@ -1,4 +1,5 @@
-"""Canonical events -> the Zoho records the sink writes (BTEC_Grades; Student_Moodle_ID on BTEC_Students).
+"""Canonical events -> the Zoho records the sink writes (BTEC_Grades; Student_Moodle_ID on BTEC_Students;
+BTEC_Enrollments for tenants that enable it).
 
 Values never exceed Zoho's field limits silently: a value that must be cut loses its tail to `limit - 3`
 characters plus `...`, with a log line and a counter (domain.md, "Field limits").
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from projections.zoho_sink import sink_metrics
+from projections.zoho_sink.settings import EnrollmentOptions
 
 log = logging.getLogger("zoho_sink.mapping")
 
@@ -52,6 +54,10 @@ class ZohoWrite:
     raw: dict[str, Any]
     received_at_ms: int
     fingerprint: str
+    # Upserted on this unique field (enrollments); grades have their own path, student links are updates by id.
+    upsert_key: str | None = None
+    # An unenrolment: the record gets an End_Date, and a later re-enrolment clears it again.
+    ends: bool = False
 
 
 def fingerprint(fields: dict[str, Any], rows: tuple[Row, ...] | None) -> str:
@@ -153,3 +159,39 @@ def link_write(event: dict[str, Any]) -> ZohoWrite:
     fields = {"Student_Moodle_ID": str(p["moodle_user_id"])}
     return ZohoWrite(tenant=str(event["tenant"]), module=STUDENTS, record_key=student, fields=fields, rows=None,
                      zoho_id=student, fingerprint=fingerprint(fields, None), **_envelope(event))
+
+
+def enrollment_key(payload: dict[str, Any]) -> str:
+    """One Zoho enrollment per Moodle user per course: a re-enrolment (new enrolment id) is the same record."""
+    return f"{payload['moodle_user_id']}_{payload['course_id']}"
+
+
+def enrollment_write(event: dict[str, Any], options: EnrollmentOptions) -> ZohoWrite:
+    """A Moodle enrolment of a linked student in a mapped class as the class's enrollment record.
+
+    An unenrolment (…Deleted) keeps the record and sets End_Date to the day it happened (or the enrolment's
+    own end, if earlier): Zoho is the registrar's record of who attended which class, and Moodle unenrols
+    whole courses at a term's clean-up. Dates are UTC days.
+    """
+    p = event["payload"]
+    key = enrollment_key(p)
+    ends = str(event["event_type"]).endswith("Deleted")
+    end = _day(p.get("time_end"))
+    if ends:
+        unenrolled = _day(event["occurred_at"])
+        end = min(end, unenrolled) if end and unenrolled else end or unenrolled
+    values: dict[str, Any] = {
+        options.key_field: key,
+        "Enrolled_Students": {"id": p["student_id"]},
+        "Classes": {"id": p["class_id"]},
+        "Start_Date": _day(p.get("time_start")),
+        "End_Date": end,
+        "Enrollment_Type": options.enrollment_type,
+        "Moodle_Course_ID": str(p["course_id"]),
+        "Class_Name": fit(options.module, "Class_Name", p.get("class_name"), key),
+    }
+    # As for grades, an absent value is left out rather than blanked (the registrar may have filled it).
+    fields = {name: value for name, value in values.items() if value is not None}
+    return ZohoWrite(tenant=str(event["tenant"]), module=options.module, record_key=key, fields=fields, rows=None,
+                     zoho_id=None, fingerprint=fingerprint(fields, None), upsert_key=options.key_field, ends=ends,
+                     **_envelope(event))

@@ -12,3 +12,6 @@ CREATE TABLE IF NOT EXISTS zoho_sink_state (
     written_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, module, record_key)
 );
+-- Added later (so ADD COLUMN IF NOT EXISTS for tables created before):
+-- ended: the last write was an unenrolment (End_Date set by the sink), so a re-enrolment clears End_Date.
+ALTER TABLE zoho_sink_state ADD COLUMN IF NOT EXISTS ended boolean NOT NULL DEFAULT false;

@@ -12,6 +12,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from projections.zoho_sink.config import ClientSettings, ZohoAccount
 
 
+class EnrollmentOptions(BaseModel):
+    """Moodle enrolments written to Zoho as enrollment records, for a tenant that asks for it.
+
+    Off unless configured: most colleges create enrollments in Zoho themselves, and a second, Moodle-made
+    record per student and class would be a duplicate there. Records are upserted on `key_field`, a unique
+    text field of the module holding `{moodle_user_id}_{course_id}` (the field must exist in the org and be
+    set to "Do not allow duplicate values"; the sink never searches before it creates).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_field: str = Field(min_length=1)
+    module: str = "BTEC_Enrollments"
+    # Written as Enrollment_Type on every record; null leaves the field to the registrar.
+    enrollment_type: str | None = "Normal"
+
+
 class TenantOptions(BaseModel):
     """What the sink writes for one tenant, beside its Zoho credentials."""
 
@@ -19,6 +36,7 @@ class TenantOptions(BaseModel):
 
     grades: bool = True
     student_links: bool = True
+    enrollments: EnrollmentOptions | None = None
 
 
 class SinkTenant(BaseModel):
@@ -30,7 +48,8 @@ class SinkTenant(BaseModel):
 
 def parse_accounts(text: str) -> dict[str, SinkTenant]:
     """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
-    "grades"?, "student_links"?}]}`: one Zoho org per tenant."""
+    "grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?, "enrollment_type"?}}]}`: one Zoho org
+    per tenant."""
     tenants: dict[str, SinkTenant] = {}
     for entry in json.loads(text)["accounts"]:
         options = {k: entry[k] for k in TenantOptions.model_fields if k in entry}

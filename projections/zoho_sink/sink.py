@@ -178,17 +178,18 @@ class Sink:
                 outcomes.append(Outcome(w, "unchanged", last.zoho_id))
                 notes.append(None)
                 if w.source_version > last.source_version:
-                    saves.append(Written(w.record_key, w.fingerprint, last.zoho_id, w.source_version, w.event_id))
+                    saves.append(Written(w.record_key, w.fingerprint, last.zoho_id, w.source_version, w.event_id,
+                                         last.ended))
             else:
                 changed.append(w)
-        known = {key: last.zoho_id for key, last in held.items()}
-        written = await self.writers[group.tenant].write(group.module, changed, known)
+        written = await self.writers[group.tenant].write(group.module, changed, held)
         for outcome in written:
             outcomes.append(outcome)
             notes.append(None)
             if outcome.action in ("created", "updated") and outcome.zoho_id is not None:
                 w = outcome.write
-                saves.append(Written(w.record_key, w.fingerprint, outcome.zoho_id, w.source_version, w.event_id))
+                saves.append(Written(w.record_key, w.fingerprint, outcome.zoho_id, w.source_version, w.event_id,
+                                     w.ends))
         await self.state.save(group.tenant, group.module, saves)
         for w in group.superseded:
             outcomes.append(Outcome(w, "unchanged"))

@@ -17,6 +17,7 @@ class Written:
     zoho_id: str
     source_version: int
     event_id: str
+    ended: bool = False
 
 
 class StateStore:
@@ -40,10 +41,11 @@ class StateStore:
             return {}
         async with self._lock:
             cur = await self._conn.execute(
-                "SELECT record_key, fingerprint, zoho_id, source_version, event_id FROM zoho_sink_state"
+                "SELECT record_key, fingerprint, zoho_id, source_version, event_id, ended FROM zoho_sink_state"
                 " WHERE tenant = %s AND module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
             found = await cur.fetchall()
-        return {str(r[0]): Written(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4])) for r in found}
+        return {str(r[0]): Written(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4]), bool(r[5]))
+                for r in found}
 
     async def save(self, tenant: str, module: str, rows: Iterable[Written]) -> None:
         rows = list(rows)
@@ -53,10 +55,10 @@ class StateStore:
             # Newer wins here too: a row is only replaced by an equal or higher source version.
             await cur.executemany(
                 "INSERT INTO zoho_sink_state AS s (tenant, module, record_key, fingerprint, zoho_id, source_version,"
-                " event_id) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " event_id, ended) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (tenant, module, record_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
                 " zoho_id = EXCLUDED.zoho_id, source_version = EXCLUDED.source_version,"
-                " event_id = EXCLUDED.event_id, written_at = now()"
+                " event_id = EXCLUDED.event_id, ended = EXCLUDED.ended, written_at = now()"
                 " WHERE s.source_version <= EXCLUDED.source_version",
-                [(tenant, module, r.record_key, r.fingerprint, r.zoho_id, r.source_version, r.event_id)
+                [(tenant, module, r.record_key, r.fingerprint, r.zoho_id, r.source_version, r.event_id, r.ended)
                  for r in rows])

@@ -4,7 +4,9 @@ Grades: one upsert per <= 100 records on the unique `Moodle_Grade_Composite_Key`
 Rows of records already in Zoho are read first (one list call) and sent as changes by id, so a re-grade
 replaces its learning outcomes instead of appending (subform.py). A write that appended rows to a record
 that already existed, or whose call may have landed twice (probe.py), is read back and repaired by id.
-A DUPLICATE_DATA answer becomes an update of the record it names. Student links are updates by id.
+Enrollments: one upsert per <= 100 records on the tenant's unique key field. A DUPLICATE_DATA answer
+(another unique field already holds the value) becomes an update of the record it names. Student links
+are updates by id.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from projections.zoho_sink.errors import ZohoRequestError
 from projections.zoho_sink.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
 from projections.zoho_sink.probe import WriteProbe
 from projections.zoho_sink.results import RecordFailure, RecordResult, RecordSuccess
+from projections.zoho_sink.state import Written
 from projections.zoho_sink.subform import appends, new_rows, row_changes
 
 log = logging.getLogger("zoho_sink.writer")
@@ -65,14 +68,17 @@ class TenantWriter:
         self.probe = probe
         self.max_rounds = max_rounds
 
-    async def write(self, module: str, writes: Sequence[ZohoWrite], known: dict[str, str]) -> list[Outcome]:
-        """`known`: record key -> Zoho id of records this sink wrote before."""
+    async def write(self, module: str, writes: Sequence[ZohoWrite], held: dict[str, Written]) -> list[Outcome]:
+        """`held`: record key -> what this sink last wrote to that record (its Zoho id, ...)."""
+        known = {key: last.zoho_id for key, last in held.items()}
         outcomes: list[Outcome] = []
         for start in range(0, len(writes), BATCH):
             chunk = writes[start:start + BATCH]
             try:
                 if module == GRADES:
                     outcomes += await self._grades(chunk, known)
+                elif chunk[0].upsert_key is not None:
+                    outcomes += await self._upserts(module, chunk[0].upsert_key, chunk, held)
                 else:
                     outcomes += await self._updates(module, chunk)
             except ZohoRequestError as exc:
@@ -92,6 +98,36 @@ class TenantWriter:
         if isinstance(result, RecordSuccess):
             return Outcome(work.write, "updated", result.id, work.attempt)
         return Outcome(work.write, "failed", work.zoho_id, work.attempt, result.code, result.message, result.field)
+
+    async def _upserts(self, module: str, key: str, writes: Sequence[ZohoWrite], held: dict[str, Written]
+                       ) -> list[Outcome]:
+        """Records without subforms, upserted on a unique field; DUPLICATE_DATA -> update of the named record."""
+        records: list[dict[str, Any]] = []
+        for w in writes:
+            record = dict(w.fields)
+            last = held.get(w.record_key)
+            if last is not None and last.ended and not w.ends and "End_Date" not in record:
+                # Enrolled again: the End_Date the sink set at the unenrolment no longer holds.
+                record["End_Date"] = None
+            records.append(record)
+        results = await self.client.upsert(module, records, [key])
+        outcomes: list[Outcome | None] = []
+        named: list[tuple[int, ZohoWrite, dict[str, Any]]] = []
+        for i, (w, record, result) in enumerate(zip(writes, records, results, strict=True)):
+            if isinstance(result, RecordSuccess):
+                outcomes.append(Outcome(w, result.action, result.id, 1))
+            elif result.existing_id is not None:
+                log.info("DUPLICATE_DATA: updating the record Zoho names", extra={
+                    "record_key": w.record_key, "zoho_id": result.existing_id, "field": result.field})
+                named.append((i, w, {**record, "id": result.existing_id}))
+                outcomes.append(None)
+            else:
+                outcomes.append(Outcome(w, "failed", None, 1, result.code, result.message, result.field))
+        if named:
+            updated = await self.client.update(module, [record for _, _, record in named])
+            for (i, w, record), result in zip(named, updated, strict=True):
+                outcomes[i] = self._finished(_Work(w, str(record["id"]), 2), result)
+        return [o for o in outcomes if o is not None]
 
     async def _rows_of(self, ids: Sequence[str]) -> dict[str, list[Row]]:
         if not ids:

@@ -19,9 +19,10 @@ from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
 from tests.infra import Infra, free_port, read_records, start_service, stop_service, wait_until
-from tests.zoho_emulator.harness import Emulator, Receiver, running_emulator, webhook_receiver
+from tests.zoho_emulator.harness import Emulator, Receiver, running_emulator, unique_field, webhook_receiver
 
-ORGS = 10
+ORGS = 16
+ENROLLMENT_KEY = "Moodle_Enrollment_Key"
 RUN = uuid.uuid4().hex[:8]
 
 
@@ -32,19 +33,28 @@ class Org:
     client_secret: str
     refresh_token: str
     id_prefix: str
+    modules: dict[str, Any] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "client_id": self.client_id, "client_secret": self.client_secret,
-                "refresh_token": self.refresh_token, "id_prefix": self.id_prefix, "webhook_token": "tok"}
+                "refresh_token": self.refresh_token, "id_prefix": self.id_prefix, "webhook_token": "tok",
+                "modules": self.modules}
 
 
-def _org(i: int) -> Org:
-    return Org(f"sink-{RUN}-{i}", f"1000.SINK{i}", f"secret-{i}", f"1000.refresh-{i}", f"{6100000 + i * 1000}")
+def _org(i: int, modules: dict[str, Any] | None = None) -> Org:
+    return Org(f"sink-{RUN}-{i}", f"1000.SINK{i}", f"secret-{i}", f"1000.refresh-{i}", f"{6100000 + i * 1000}",
+               modules or {})
 
 
 @pytest.fixture(scope="session")
 def orgs() -> list[Org]:
     return [_org(i) for i in range(ORGS)]
+
+
+@pytest.fixture(scope="session")
+def grade_id_unique_org() -> Org:
+    """An org whose admin also set BTEC_Grades.Moodle_Grade_ID to "Do not allow duplicate values"."""
+    return _org(ORGS, unique_field("BTEC_Grades", "Moodle_Grade_ID"))
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +64,10 @@ def sink_receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="session")
-def sink_emulator(orgs: list[Org], sink_receiver: Receiver,
+def sink_emulator(orgs: list[Org], grade_id_unique_org: Org, sink_receiver: Receiver,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    config = {"orgs": [o.config() for o in orgs], "webhooks": {"ingress_url": sink_receiver.url},
+    config = {"orgs": [o.config() for o in [*orgs, grade_id_unique_org]],
+              "webhooks": {"ingress_url": sink_receiver.url},
               "faults": {"timeout_s": 1.5, "seed": 11}, "call_log_size": 50_000}
     with running_emulator(config, tmp_path_factory.mktemp("sink-emulator")) as emu:
         yield emu
@@ -107,6 +118,10 @@ class ZohoOrg:
     def records(self, module: str = "BTEC_Grades") -> list[dict[str, Any]]:
         return self.emu.records(module, self.tenant)
 
+    def calls_to(self, module: str) -> list[dict[str, Any]]:
+        """Every call this org's API saw for `module`: method, path, operation, status, records."""
+        return [c for c in self.emu.calls(self.tenant) if c["path"].split("/")[3] == module]
+
     def write_calls(self) -> list[dict[str, Any]]:
         return [c for c in self.emu.calls(self.tenant) if c["method"] in ("POST", "PUT") and c["status"] < 300
                 and c["path"].split("/")[3] in ("BTEC_Grades", "BTEC_Students")
@@ -122,6 +137,11 @@ def zoho(sink_emulator: Emulator, orgs: list[Org]) -> Iterator[ZohoOrg]:
     org = orgs.pop()
     yield ZohoOrg(sink_emulator, org)
     sink_emulator.faults(rate_429=0, error_rate=0, timeout_rate=0, latency_ms=0, next=[])
+
+
+@pytest.fixture
+def zoho_grade_id_unique(sink_emulator: Emulator, grade_id_unique_org: Org) -> ZohoOrg:
+    return ZohoOrg(sink_emulator, grade_id_unique_org)
 
 
 # -- canonical events --------------------------------------------------------------------------------------
@@ -154,6 +174,25 @@ def grade_event(tenant: str, user: int, assignment: int, student_id: str, class_
         "occurred_at": graded_ms, "received_at": graded_ms, "source_version": attempt * 10**13 + graded_ms,
         "raw": {"topic": "raw.moodle", "partition": 0, "offset": user}, "record_index": 0,
         "fingerprint": uuid.uuid5(uuid.NAMESPACE_OID, body).hex, "payload": payload,
+    }
+
+
+def enrollment_event(tenant: str, user: int, course: int, student_id: str | None, class_id: str | None, *,
+                     enrolment: int | None = None, at_ms: int = 1_760_000_000_000, deleted: bool = False,
+                     time_start_ms: int | None = 1_759_968_000_000, time_end_ms: int | None = None,
+                     class_name: str | None = "Class") -> dict[str, Any]:
+    """A canonical.moodle_enrollment v2 event as streams emits it once the user is linked and the course mapped."""
+    enrolment_id = str(enrolment if enrolment is not None else user * 1000 + course)
+    payload = {"enrolment_id": enrolment_id, "moodle_user_id": str(user), "course_id": str(course),
+               "course_idnumber": None, "role": "student", "status": "active", "time_start": time_start_ms,
+               "time_end": time_end_ms, "student_id": student_id, "class_id": class_id, "class_name": class_name}
+    body = json.dumps({**payload, "deleted": deleted}, sort_keys=True)
+    return {
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{body}/{at_ms}")),
+        "event_type": "MoodleEnrollmentDeleted" if deleted else "MoodleEnrollmentUpserted", "tenant": tenant,
+        "entity": "moodle_enrollment", "entity_id": enrolment_id, "origin": "moodle", "occurred_at": at_ms,
+        "received_at": at_ms, "source_version": at_ms, "raw": {"topic": "raw.moodle", "partition": 0, "offset": user},
+        "record_index": 0, "fingerprint": uuid.uuid5(uuid.NAMESPACE_OID, body).hex, "payload": payload,
     }
 
 
@@ -229,11 +268,13 @@ class SinkRunner:
         self.logs = logs
         self.running: list[SinkProcess] = []
 
-    def start(self, zoho: ZohoOrg, group: str | None = None, **env: str) -> SinkProcess:
+    def start(self, zoho: ZohoOrg, group: str | None = None, options: dict[str, Any] | None = None,
+              **env: str) -> SinkProcess:
+        """`options`: the tenant's sink options beside its account (e.g. `enrollments`)."""
         port = free_port()
         settings = {
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap, "DATABASE_URL": self.infra.database_url,
-            "ZOHO_ACCOUNTS_JSON": json.dumps({"accounts": [zoho.account()]}),
+            "ZOHO_ACCOUNTS_JSON": json.dumps({"accounts": [{**zoho.account(), **(options or {})}]}),
             "SINK_GROUP_ID": group or f"sink-test-{uuid.uuid4().hex[:8]}", "SINK_METRICS_PORT": str(port),
             "SINK_LINGER_MS": "300", "SINK_SETTLE_S": "1.0", "SINK_RETRY_PAUSE_S": "0.5",
             "ZOHO_TIMEOUT_S": "1.0", "ZOHO_BACKOFF_BASE_S": "0.05", "ZOHO_BACKOFF_CAP_S": "0.5", **env,
