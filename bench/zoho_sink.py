@@ -3,9 +3,10 @@
     python -m bench.zoho_sink [--grades 5000] [--students 1000]
 
 Puts `--grades` joined Moodle grades (2 learning outcomes each) on canonical.grade for a tenant of its own,
-starts the sink and times three rounds: every grade new (inserts), the same events again (unchanged), and a
-re-grade of every record (attempt 2, its learning outcomes replaced). Each round reports records/s, and the
-emulator's call log gives the Zoho calls it took per 100 records. Uses KAFKA_BOOTSTRAP_SERVERS + DATABASE_URL
+starts the sink and times four rounds: every grade new (inserts), the same events again (unchanged), a
+re-grade of every record (attempt 2: one LO changed, one no longer assessed, one newly assessed), and a second
+re-grade (attempt 3: the same LO codes, new scores). Each round reports records/s, and the emulator's call log
+gives the Zoho calls it took per 100 records. Uses KAFKA_BOOTSTRAP_SERVERS + DATABASE_URL
 when both are set, else an embedded stack of its own in .stack-bench-zoho-sink/.
 """
 
@@ -85,7 +86,7 @@ def _grade(tenant: str, i: int, student: str, cls: str, attempt: int) -> bytes:
     codes = ["P1", "P2"] if attempt == 1 else ["P1", "M1"]
     payload = {
         "composite_key": f"{i}_1", "student_id": student, "class_id": cls, "unit_name": "Unit 1",
-        "letter": "P" if attempt == 1 else "M", "grade_status": "Released", "attempt_number": attempt,
+        "letter": "PMD"[attempt - 1], "grade_status": "Released", "attempt_number": attempt,
         "graded_at": at, "feedback": f"attempt {attempt}", "grader_role": "teacher", "grader_name": "T",
         "learning_outcomes": [{"code": c, "description": f"criterion {c}", "score": float(attempt)} for c in codes],
     }
@@ -154,6 +155,8 @@ def main() -> None:
                  for i in range(args.grades)]
         second = [(f"{tenant}/{i}_1".encode(), _grade(tenant, i, students[i % len(students)], cls, 2))
                   for i in range(args.grades)]
+        third = [(f"{tenant}/{i}_1".encode(), _grade(tenant, i, students[i % len(students)], cls, 3))
+                 for i in range(args.grades)]
         accounts = {"accounts": [{"tenant": tenant, "accounts_url": emu, "api_domain": emu,
                                   "client_id": ORG["client_id"], "client_secret": ORG["client_secret"],
                                   "refresh_token": ORG["refresh_token"]}]}
@@ -164,7 +167,8 @@ def main() -> None:
         with _process(["projections.zoho_sink"], env, work / "sink.log", metrics_url):
             rounds = [_round("new", bootstrap, first, emu, metrics_url, args.grades),
                       _round("unchanged", bootstrap, first, emu, metrics_url, 0),
-                      _round("re-graded", bootstrap, second, emu, metrics_url, args.grades)]
+                      _round("re-graded", bootstrap, second, emu, metrics_url, args.grades),
+                      _round("again", bootstrap, third, emu, metrics_url, args.grades)]
     print(f"{platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"{args.grades} grades for {args.students} students")
     print(f"{'round':<10} {'records':>8} {'seconds':>8} {'records/s':>10} {'calls':>6} {'writes':>7} "

@@ -13,5 +13,8 @@ CREATE TABLE IF NOT EXISTS zoho_sink_state (
     PRIMARY KEY (tenant, module, record_key)
 );
 -- Added later (so ADD COLUMN IF NOT EXISTS for tables created before):
+-- lo_row_ids: LO code -> id of every subform row the record holds, when the sink knows all of them (after a
+-- write that added no row without an id); a re-grade then changes rows by id with no read first. NULL: unknown.
+ALTER TABLE zoho_sink_state ADD COLUMN IF NOT EXISTS lo_row_ids jsonb;
 -- ended: the last write was an unenrolment (End_Date set by the sink), so a re-enrolment clears End_Date.
 ALTER TABLE zoho_sink_state ADD COLUMN IF NOT EXISTS ended boolean NOT NULL DEFAULT false;

@@ -179,9 +179,14 @@ class Sink:
                 notes.append(None)
                 if w.source_version > last.source_version:
                     saves.append(Written(w.record_key, w.fingerprint, last.zoho_id, w.source_version, w.event_id,
-                                         last.ended))
+                                         last.lo_rows, last.ended))
             else:
                 changed.append(w)
+        # Remembered row ids hold only until the record is written again: forgotten first, saved again after a
+        # write that succeeds, so a crash in between leaves them unknown (one read), never wrong.
+        await self.state.forget_rows(group.tenant, group.module,
+                                     [w.record_key for w in changed if (last := held.get(w.record_key))
+                                      is not None and last.lo_rows is not None])
         written = await self.writers[group.tenant].write(group.module, changed, held)
         for outcome in written:
             outcomes.append(outcome)
@@ -189,7 +194,7 @@ class Sink:
             if outcome.action in ("created", "updated") and outcome.zoho_id is not None:
                 w = outcome.write
                 saves.append(Written(w.record_key, w.fingerprint, outcome.zoho_id, w.source_version, w.event_id,
-                                     w.ends))
+                                     outcome.row_ids, w.ends))
         await self.state.save(group.tenant, group.module, saves)
         for w in group.superseded:
             outcomes.append(Outcome(w, "unchanged"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,8 @@ class Written:
     zoho_id: str
     source_version: int
     event_id: str
+    # LO code -> subform row id of every row the record holds, when all are known (see schema.sql).
+    lo_rows: dict[str, str] | None = None
     ended: bool = False
 
 
@@ -41,11 +44,12 @@ class StateStore:
             return {}
         async with self._lock:
             cur = await self._conn.execute(
-                "SELECT record_key, fingerprint, zoho_id, source_version, event_id, ended FROM zoho_sink_state"
-                " WHERE tenant = %s AND module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
+                "SELECT record_key, fingerprint, zoho_id, source_version, event_id, lo_row_ids, ended"
+                " FROM zoho_sink_state WHERE tenant = %s AND module = %s AND record_key = ANY(%s)",
+                (tenant, module, list(keys)))
             found = await cur.fetchall()
-        return {str(r[0]): Written(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4]), bool(r[5]))
-                for r in found}
+        return {str(r[0]): Written(str(r[0]), str(r[1]), str(r[2]), int(str(r[3])), str(r[4]), _rows(r[5]),
+                                   bool(r[6])) for r in found}
 
     async def save(self, tenant: str, module: str, rows: Iterable[Written]) -> None:
         rows = list(rows)
@@ -55,10 +59,23 @@ class StateStore:
             # Newer wins here too: a row is only replaced by an equal or higher source version.
             await cur.executemany(
                 "INSERT INTO zoho_sink_state AS s (tenant, module, record_key, fingerprint, zoho_id, source_version,"
-                " event_id, ended) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " event_id, lo_row_ids, ended) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (tenant, module, record_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
                 " zoho_id = EXCLUDED.zoho_id, source_version = EXCLUDED.source_version,"
-                " event_id = EXCLUDED.event_id, ended = EXCLUDED.ended, written_at = now()"
+                " event_id = EXCLUDED.event_id, lo_row_ids = EXCLUDED.lo_row_ids, ended = EXCLUDED.ended,"
+                " written_at = now()"
                 " WHERE s.source_version <= EXCLUDED.source_version",
-                [(tenant, module, r.record_key, r.fingerprint, r.zoho_id, r.source_version, r.event_id, r.ended)
-                 for r in rows])
+                [(tenant, module, r.record_key, r.fingerprint, r.zoho_id, r.source_version, r.event_id,
+                  None if r.lo_rows is None else Jsonb(r.lo_rows), r.ended) for r in rows])
+
+    async def forget_rows(self, tenant: str, module: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._lock:
+            await self._conn.execute(
+                "UPDATE zoho_sink_state SET lo_row_ids = NULL"
+                " WHERE tenant = %s AND module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
+
+
+def _rows(value: object) -> dict[str, str] | None:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None

@@ -1,12 +1,12 @@
 """Writes one tenant's changed records into Zoho and says what became of each.
 
 Grades: one upsert per <= 100 records on the unique `Moodle_Grade_Composite_Key` (never search-then-create).
-Rows of records already in Zoho are read first (one list call) and sent as changes by id, so a re-grade
-replaces its learning outcomes instead of appending (subform.py). A write that appended rows to a record
-that already existed, or whose call may have landed twice (probe.py), is read back and repaired by id.
-Enrollments: one upsert per <= 100 records on the tenant's unique key field. A DUPLICATE_DATA answer
-(another unique field already holds the value) becomes an update of the record it names. Student links
-are updates by id.
+A re-grade changes the record's learning-outcome rows by id instead of appending them again (subform.py):
+with the row ids the state remembers when it knows them all, else with the rows read first (one list call
+for the batch). A write that appended rows to a record that already existed, or whose call may have landed
+twice (probe.py), is read back and repaired by id. Enrollments: one upsert per <= 100 records on the
+tenant's unique key field. A DUPLICATE_DATA answer (another unique field already holds the value) becomes an
+update of the record it names. Student links are updates by id.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from projections.zoho_sink.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, Zo
 from projections.zoho_sink.probe import WriteProbe
 from projections.zoho_sink.results import RecordFailure, RecordResult, RecordSuccess
 from projections.zoho_sink.state import Written
-from projections.zoho_sink.subform import appends, new_rows, row_changes
+from projections.zoho_sink.subform import RowPlan, appends, new_rows, plan, remembered
 
 log = logging.getLogger("zoho_sink.writer")
 
@@ -40,6 +40,8 @@ class Outcome:
     error_code: str | None = None
     error_message: str | None = None
     error_field: str | None = None
+    # LO code -> id of every subform row the record holds after this write, when the sink knows them all.
+    row_ids: dict[str, str] | None = None
 
 
 @dataclass
@@ -52,6 +54,9 @@ class _Work:
     needs_fields: bool = False
     # The rows sent were computed from the record's rows read just before: an append is then exact.
     from_read: bool = False
+    # The rows sent were computed from the row ids the state remembers, without a read.
+    from_memory: bool = False
+    row_ids: dict[str, str] | None = None
     failure: RecordFailure | None = None
     sent: dict[str, Any] = field(default_factory=dict)
 
@@ -69,14 +74,13 @@ class TenantWriter:
         self.max_rounds = max_rounds
 
     async def write(self, module: str, writes: Sequence[ZohoWrite], held: dict[str, Written]) -> list[Outcome]:
-        """`held`: record key -> what this sink last wrote to that record (its Zoho id, ...)."""
-        known = {key: last.zoho_id for key, last in held.items()}
+        """`held`: record key -> what this sink last wrote to that record (its Zoho id, remembered row ids)."""
         outcomes: list[Outcome] = []
         for start in range(0, len(writes), BATCH):
             chunk = writes[start:start + BATCH]
             try:
                 if module == GRADES:
-                    outcomes += await self._grades(chunk, known)
+                    outcomes += await self._grades(chunk, held)
                 elif chunk[0].upsert_key is not None:
                     outcomes += await self._upserts(module, chunk[0].upsert_key, chunk, held)
                 else:
@@ -135,24 +139,40 @@ class TenantWriter:
         found = await self.client.get_many(GRADES, ids, [GRADE_KEY, LO_SUBFORM])
         return {str(r["id"]): list(r.get(LO_SUBFORM) or []) for r in found}
 
-    async def _grades(self, writes: Sequence[ZohoWrite], known: dict[str, str]) -> list[Outcome]:
-        works = [_Work(w, known.get(w.record_key)) for w in writes]
-        current = await self._rows_of([w.zoho_id for w in works if w.zoho_id])
+    @staticmethod
+    def _from_memory(last: Written | None, wanted: Sequence[Row]) -> RowPlan | None:
+        """The row changes from the remembered row ids, if they need no added row (else: read the record)."""
+        if last is None or last.lo_rows is None:
+            return None
+        rows = plan(remembered(last.lo_rows), wanted)
+        return rows if rows.ids is not None else None
+
+    async def _grades(self, writes: Sequence[ZohoWrite], held: dict[str, Written]) -> list[Outcome]:
+        works: list[_Work] = []
+        memory: dict[int, RowPlan] = {}
+        for i, w in enumerate(writes):
+            last = held.get(w.record_key)
+            works.append(_Work(w, last.zoho_id if last is not None else None))
+            if (rows := self._from_memory(last, w.rows or ())) is not None:
+                memory[i] = rows
+        current = await self._rows_of([w.zoho_id for i, w in enumerate(works) if w.zoho_id and i not in memory])
         records = []
-        for work in works:
+        for i, work in enumerate(works):
             record = dict(work.write.fields)
             wanted = work.write.rows or ()
-            if work.zoho_id in current:
-                changes = row_changes(current[work.zoho_id], wanted)
+            if i in memory:
+                rows = memory[i]
+                work.from_read = work.from_memory = True
+            elif work.zoho_id in current:
+                rows = plan(current[work.zoho_id], wanted)
                 work.from_read = True
             else:
                 # New to us, or deleted in Zoho since: if it exists after all, the read-back below repairs it.
                 work.zoho_id = None
-                changes = new_rows(wanted)
-            if changes:
-                record[LO_SUBFORM] = changes
-            work.sent = record
-            work.attempt = 1
+                rows = RowPlan(new_rows(wanted), None)
+            if rows.changes:
+                record[LO_SUBFORM] = rows.changes
+            work.sent, work.row_ids, work.attempt = record, rows.ids, 1
             records.append(record)
         mark = self.probe.mark()
         results = await self.client.upsert(GRADES, records, [GRADE_KEY])
@@ -173,14 +193,18 @@ class TenantWriter:
             if added and (ambiguous or (result.action == "updated" and not work.from_read)):
                 check.append(work)
             else:
-                done.append(Outcome(work.write, "created" if work.created else "updated", result.id, work.attempt))
+                # A record the upsert created holds rows Zoho gave ids to that only a read returns.
+                row_ids = None if result.action == "created" else work.row_ids
+                done.append(Outcome(work.write, "created" if work.created else "updated", result.id, work.attempt,
+                                    row_ids=row_ids))
         elif result.existing_id is not None and first:
             log.info("DUPLICATE_DATA: updating the record Zoho names", extra={
                 "record_key": work.write.record_key, "zoho_id": result.existing_id, "field": result.field})
-            work.zoho_id, work.needs_fields = result.existing_id, True
+            work.zoho_id, work.needs_fields, work.from_memory = result.existing_id, True, False
             check.append(work)
         elif _stale_row_id(result) and work.zoho_id is not None:
-            # The whole record was refused, so its fields go again with the corrected rows.
+            # A row id that is gone (deleted in Zoho, or by an earlier landing of this write): the whole record
+            # was refused, so its fields go again with rows computed from a fresh read.
             work.needs_fields = True
             check.append(work)
         else:
@@ -198,33 +222,45 @@ class TenantWriter:
                 await self.probe.settle()
             current = await self._rows_of([w.zoho_id for w in check if w.zoho_id])
             todo: list[_Work] = []
+            fresh: list[_Work] = []
             for work in check:
                 assert work.zoho_id is not None
+                wanted = work.write.rows or ()
                 if work.zoho_id not in current:
+                    if work.from_memory:
+                        # The record the state remembers was deleted in Zoho: create it again, as a new one.
+                        work.zoho_id, work.from_memory, work.from_read, work.row_ids = None, False, False, None
+                        work.sent = {**work.write.fields, **({LO_SUBFORM: new_rows(wanted)} if wanted else {})}
+                        work.attempt += 1
+                        fresh.append(work)
+                        continue
                     done.append(Outcome(work.write, "failed", work.zoho_id, work.attempt, "NOT_FOUND",
                                         "the record to update is gone from Zoho"))
                     continue
-                changes = row_changes(current[work.zoho_id], work.write.rows or ())
+                rows = plan(current[work.zoho_id], wanted)
                 record: dict[str, Any] = {"id": work.zoho_id}
                 if work.needs_fields:
                     record.update(work.write.fields)
-                if changes:
-                    record[LO_SUBFORM] = changes
+                if rows.changes:
+                    record[LO_SUBFORM] = rows.changes
                     sink_metrics.REPAIRS.labels(tenant=work.write.tenant, module=GRADES).inc()
                 if len(record) == 1:
                     done.append(Outcome(work.write, "created" if work.created else "updated", work.zoho_id,
-                                        work.attempt))
+                                        work.attempt, row_ids=rows.ids))
                     continue
-                work.sent, work.attempt, work.from_read = record, work.attempt + 1, True
+                work.sent, work.attempt, work.from_read, work.row_ids = record, work.attempt + 1, True, rows.ids
                 todo.append(work)
-            if not todo:
+            if not todo and not fresh:
                 return done
             mark = self.probe.mark()
-            results = await self.client.update(GRADES, [w.sent for w in todo])
+            updated = await self.client.update(GRADES, [w.sent for w in todo]) if todo else []
+            inserted = await self.client.upsert(GRADES, [w.sent for w in fresh], [GRADE_KEY]) if fresh else []
             ambiguous = self.probe.since(mark)
             check = []
-            for work, result in zip(todo, results, strict=True):
+            for work, result in zip(todo, updated, strict=True):
                 self._apply(work, result, ambiguous, check, done, first=False)
+            for work, result in zip(fresh, inserted, strict=True):
+                self._apply(work, result, ambiguous, check, done, first=True)
         done += [Outcome(w.write, "failed", w.zoho_id, w.attempt, "NOT_CONVERGED",
                          f"subform rows still differ after {self.max_rounds} repairs") for w in check]
         return done
