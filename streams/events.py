@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import uuid
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -165,6 +168,18 @@ class DeadLetter:
 
 
 Parsed = CanonicalEvent | DeadLetter
+
+
+def enriched(event: CanonicalEvent, payload: dict[str, Any], *facts: str) -> CanonicalEvent:
+    """`event` with join results in its payload: what the join added is part of what changed, so it gets its
+    own fingerprint and (still deterministic) event id."""
+    joined = "|".join(facts)
+    return dataclasses.replace(
+        event,
+        payload=payload,
+        fingerprint=hashlib.sha256(f"{event.fingerprint}|{joined}".encode()).hexdigest(),
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.event_id}|{joined}")),
+    )
 
 
 _ENTITY_NAMES: dict[str, str] = {

@@ -73,6 +73,16 @@ def resolve(entity: str, payload: dict[str, Any], student_known: bool, programs:
         class_id = payload.get("class_id")
         if not class_id or lookup("class", class_id) is None:
             missing.append(f"class:{class_id or '?'}")
+    elif entity == "moodle_enrollment":
+        # Reaches the person stage already linked (student id from the link); the course names its class.
+        course_id = str(payload.get("course_id") or "")
+        course = lookup("course", course_id) if course_id else None
+        if course is None:
+            missing.append(f"course:{course_id or '?'}")
+        else:
+            filled["class_id"] = course["class_id"]
+            cls = lookup("class", course["class_id"]) or {}
+            filled["class_name"] = cls.get("name")
     elif entity == "payment":
         reg_id = payload.get("registration_id")
         if not reg_id or reg_id not in programs.values():

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
-import hashlib
 import time
-import uuid
 
 import faust
 
@@ -22,6 +19,7 @@ from streams.app import (
     waiting_counts,
 )
 from streams.emit import dead, emit
+from streams.events import CanonicalEvent, enriched
 from streams.expiry import expire
 from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
 
@@ -31,14 +29,7 @@ MAX_WAITING_PER_USER = 1000
 async def _emit_user(key: str, value: bytes, student: str | None, method: str | None) -> None:
     user = event_from_avro(value)
     if student and user.payload is not None:
-        # The link is part of what changed: it gets its own fingerprint and (deterministic) event id.
-        linked = f"{user.fingerprint}|{student}"
-        user = dataclasses.replace(
-            user,
-            payload={**user.payload, "student_id": student, "link_method": method},
-            fingerprint=hashlib.sha256(linked.encode()).hexdigest(),
-            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{user.event_id}|{student}")),
-        )
+        user = enriched(user, {**user.payload, "student_id": student, "link_method": method}, student)
     await emit(user)
 
 
@@ -53,7 +44,7 @@ async def _release(key: str, student: str, partition: int, pos: str) -> None:
             keep.append(item)
             continue
         await person_topic.send(key=f"{tenant}/{student}".encode(), value=waiting.value_of(item),
-                                headers={KIND: b"grade"})
+                                headers={KIND: item["k"].encode()})
         keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
     if items:
         moodle_pending[key] = keep
@@ -98,21 +89,30 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             await _emit_user(key, value, link["student"] if link else None, link["method"] if link else None)
             if link:
                 await _release(key, link["student"], event.message.partition, pos)
-        elif kind == "enrollment":
-            await emit(event_from_avro(value))
-        elif kind == "grade":
-            link = links.get(key)
+        elif kind in ("enrollment", "grade"):
             ev = event_from_avro(value)
+            link = links.get(key)
+            # Linked records go on to the student side, which joins them with their class.
+            forward = b"grade" if kind == "grade" else b"moodle_enrollment"
             if link:
                 await person_topic.send(key=f"{ev.tenant}/{link['student']}".encode(), value=value,
-                                        headers={KIND: b"grade"})
+                                        headers={KIND: forward})
                 continue
-            items = moodle_pending.get(key) or []
-            count_key = waiting.count_key("moodle", ev.tenant, event.message.partition)
-            tenant_waiting = waiting_counts.get(count_key) or 0
-            if len(waiting.live(items)) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
-                await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
-                continue
-            updated = waiting.add(items, waiting.entry("grade", value, ["student"], int(time.time() * 1000)), ev)
-            moodle_pending[key] = updated
-            waiting_counts[count_key] = tenant_waiting + len(waiting.live(updated)) - len(waiting.live(items))
+            if kind == "enrollment":
+                # Known in the projections at once; it reaches Zoho (with its student and class) once linked.
+                # An unenrolment waits too: it replaces the enrolment waiting for the same link.
+                await emit(ev)
+            await _hold(key, ev, value, forward.decode(), event.message.partition)
+
+
+async def _hold(key: str, ev: CanonicalEvent, value: bytes, kind: str, partition: int) -> None:
+    """Keep a record until its Moodle user is linked to a student (bounded per user and tenant)."""
+    items = moodle_pending.get(key) or []
+    count_key = waiting.count_key("moodle", ev.tenant, partition)
+    tenant_waiting = waiting_counts.get(count_key) or 0
+    if len(waiting.live(items)) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
+        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
+        return
+    updated = waiting.add(items, waiting.entry(kind, value, ["student"], int(time.time() * 1000)), ev)
+    moodle_pending[key] = updated
+    waiting_counts[count_key] = tenant_waiting + len(waiting.live(updated)) - len(waiting.live(items))

@@ -1,5 +1,7 @@
 """Stage 4, keyed by tenant/student id: the joins. Reference data arrives on every partition.
 
+Linked Moodle enrolments come here from the Moodle side to find the class of their course.
+
 A grade leaves as `GradeRecorded` only when its student, class → unit → program and
 registration (student × program) exist; until then it waits here, and is re-checked the
 moment any of those arrives.
@@ -26,7 +28,7 @@ from streams.app import (
     waiting_on,
 )
 from streams.emit import dead, emit
-from streams.events import CanonicalEvent
+from streams.events import CanonicalEvent, enriched
 from streams.expiry import expire
 from streams.joins import ref_waits, resolve
 from streams.messages import KIND, event_from_avro, header
@@ -73,10 +75,15 @@ async def _try(student_key: str, ev: CanonicalEvent, value: bytes, kind: str) ->
     payload = ev.payload or {}
     tenant, student = student_key.split("/", 1)
     programs: dict[str, str] = registrations.get(student_key) or {}
-    filled, missing = resolve(ev.entity, payload, students.get(student_key) is not None, programs, _lookup(tenant))
+    # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
+    known = ev.entity == "moodle_enrollment" or students.get(student_key) is not None
+    filled, missing = resolve(ev.entity, payload, known, programs, _lookup(tenant))
     if filled is None:
         return missing
     filled["student_id"] = student
+    if ev.entity == "moodle_enrollment":
+        await emit(enriched(ev, filled, student, filled["class_id"]))
+        return []
     event_type = "GradeRecorded" if ev.entity == "grade" else ev.event_type
     await emit(dataclasses.replace(ev, payload=filled, event_type=event_type))
     return []
@@ -136,6 +143,19 @@ async def _recheck(student_key: str, partition: int, pos: str) -> None:
     _count(tenant, partition, len(waiting.live(keep)) - len(waiting.live(items)))
 
 
+async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, value: bytes, partition: int) -> None:
+    """A linked Moodle enrolment goes out with its student at once, and again with its class once the course
+    names one (a Moodle course that is no Zoho class waits until expiry and then shows as a dead letter)."""
+    missing = await _try(student_key, ev, value, "moodle_enrollment")
+    if not missing:
+        return
+    student = student_key.split("/", 1)[1]
+    await emit(enriched(ev, {**(ev.payload or {}), "student_id": student, "class_id": None, "class_name": None},
+                        student))
+    if not ev.deleted:
+        await _wait(student_key, ev, value, "moodle_enrollment", missing, partition)
+
+
 def _never_arrived(missing: list[str]) -> str:
     return f"dependencies never arrived: {', '.join(missing)}"
 
@@ -183,6 +203,9 @@ async def person(stream: faust.StreamT[bytes]) -> None:
             registrations[key] = programs
             await emit(ev)
             await _recheck(key, event.message.partition, pos)
+            continue
+        if kind == "moodle_enrollment":
+            await _moodle_enrollment(key, ev, value, event.message.partition)
             continue
         if ev.deleted:
             await emit(ev)

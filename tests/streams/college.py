@@ -83,3 +83,11 @@ def moodle_grade(muid: int, course: int, assignment: int, score: float, attempt:
                      "feedback": "<p>ok</p>",
                      "learning_outcomes": [{"code": "P1", "description": "Explain", "score": "1.00000",
                                             "feedback": "Clear"}]}}
+
+
+def moodle_enrolment(muid: int, course: int, enrolment: int, event: str = "enrollment_created") -> dict[str, Any]:
+    return {"event_id": f"me-{new_id()}", "event_type": event,
+            "event_name": "\\core\\event\\user_enrolment_created", "timestamp": 1762061000,
+            "site_url": "https://lms.example",
+            "data": {"enrolment_id": enrolment, "moodle_user_id": muid, "course_id": course, "role": "student",
+                     "status": 0, "time_start": 1762060800}}

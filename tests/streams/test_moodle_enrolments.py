@@ -1,0 +1,84 @@
+"""A Moodle enrolment is known at once, and goes out again with its Zoho student and class once they are known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import TenantCreds
+from tests.infra import Infra, Service
+from tests.streams import college
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, offsets, wait_for
+
+
+async def test_enrolment_before_its_link_and_class_is_joined_once_they_arrive(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.moodle_enrollment")
+    pid, uid, cid, sid = (college.new_id() for _ in range(4))
+    muid, course, enrolment = 7301, 88, 99001
+    streams_run.start("w1")
+    async with sender.client() as client:
+        # Nothing is known about this user or course yet.
+        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment))
+
+        def unlinked() -> list[dict[str, Any]] | None:
+            return canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"],
+                                    fresh_tenant.name) or None
+
+        first = await wait_for(unlinked, within=60)
+        assert first and first[0]["entity_id"] == str(enrolment)
+        assert first[0]["payload"]["student_id"] is None and first[0]["payload"]["class_id"] is None
+
+        # The student names its Moodle user (the link); the class names the Moodle course.
+        for module, body in (("BTEC_Students", college.student(sid, f"e{sid}@college.example", moodle_id=muid)),
+                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
+                             ("BTEC_Classes", college.klass(cid, uid, pid, course=course))):
+            await sender.zoho(client, module, college.notification(module, body))
+
+    def joined() -> dict[str, Any] | None:
+        events = canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
+        done = [e for e in events if e["payload"]["class_id"]]
+        return done[-1] if done else None
+
+    event = await wait_for(joined, within=90)
+    assert event, "the enrolment was never joined with its student and class"
+    assert event["payload"]["student_id"] == sid
+    assert event["payload"]["class_id"] == cid
+    assert event["payload"]["course_id"] == str(course)
+    events = canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
+    assert {e["entity_id"] for e in events} == {str(enrolment)}
+    assert len([e for e in events if e["payload"]["class_id"]]) == 1
+
+
+async def test_unenrolment_of_a_linked_user_carries_student_and_class(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.moodle_enrollment")
+    pid, uid, cid, sid = (college.new_id() for _ in range(4))
+    muid, course, enrolment = 7302, 89, 99002
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for module, body in (("BTEC_Students", college.student(sid, f"u{sid}@college.example", moodle_id=muid)),
+                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
+                             ("BTEC_Classes", college.klass(cid, uid, pid, course=course))):
+            await sender.zoho(client, module, college.notification(module, body))
+
+        def linked_and_known() -> bool:
+            # The class reaches the student side and the link the Moodle side before the enrolment is sent.
+            return bool(canonical_events(infra, "class", {}, fresh_tenant.name)) and bool(
+                canonical_events(infra, "student", {}, fresh_tenant.name))
+
+        assert await wait_for(linked_and_known, within=60)
+        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment))
+        await sender.moodle(client, "enrollment_deleted",
+                            college.moodle_enrolment(muid, course, enrolment, event="enrollment_deleted"))
+
+    def deleted() -> dict[str, Any] | None:
+        events = canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
+        gone = [e for e in events if e["event_type"].endswith("Deleted")]
+        return gone[-1] if gone else None
+
+    event = await wait_for(deleted, within=90)
+    assert event, "the unenrolment never came out"
+    assert event["payload"]["student_id"] == sid
+    assert event["payload"]["class_id"] == cid
