@@ -53,7 +53,7 @@ async def test_enrolment_before_its_link_and_class_is_joined_once_they_arrive(
 async def test_unenrolment_of_a_linked_user_carries_student_and_class(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
-    start = offsets(infra, "canonical.moodle_enrollment")
+    start = offsets(infra, "canonical.moodle_enrollment", "canonical.class", "canonical.student")
     pid, uid, cid, sid = (college.new_id() for _ in range(4))
     muid, course, enrolment = 7302, 89, 99002
     streams_run.start("w1")
@@ -65,8 +65,8 @@ async def test_unenrolment_of_a_linked_user_carries_student_and_class(
 
         def linked_and_known() -> bool:
             # The class reaches the student side and the link the Moodle side before the enrolment is sent.
-            return bool(canonical_events(infra, "class", {}, fresh_tenant.name)) and bool(
-                canonical_events(infra, "student", {}, fresh_tenant.name))
+            return bool(canonical_events(infra, "class", start["canonical.class"], fresh_tenant.name)) and bool(
+                canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name))
 
         assert await wait_for(linked_and_known, within=60)
         await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment))
