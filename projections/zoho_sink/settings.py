@@ -69,7 +69,8 @@ class SinkSettings(BaseSettings):
     metrics_port: int = Field(default=6070, alias="SINK_METRICS_PORT")
     # How long the group waits for a member that died (SIGKILL) before its partitions move on.
     session_timeout_ms: int = Field(default=45_000, ge=1000, alias="SINK_SESSION_TIMEOUT_MS")
-    # Changes are gathered this long (or up to max_pending events) so one call carries up to 100 records.
+    # Changes are gathered this long from the first one to write (or up to max_pending writes) so one call
+    # carries up to 100 records.
     linger_ms: int = Field(default=500, ge=0, alias="SINK_LINGER_MS")
     max_pending: int = Field(default=2000, ge=1, alias="SINK_MAX_PENDING")
     # After a write that may land late (timeout, 5xx), wait this long before checking what it did.

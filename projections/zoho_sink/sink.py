@@ -44,7 +44,9 @@ class Sink:
         self.tenants = tenants
         self.state = state
         self.pending = Pending()
+        # When the first event, and the first event that needs a write, came in since the last flush.
         self._first_at: float | None = None
+        self._first_write_at: float | None = None
         self._paused = False
         client_settings = settings.client_settings()
         self._http: list[httpx.AsyncClient] = []
@@ -98,20 +100,31 @@ class Sink:
             sink_metrics.SKIPPED.labels(reason="undecodable").inc()
             log.error("event the sink cannot read skipped", extra={"topic": topic, "partition": partition,
                                                                    "offset": offset, "error": str(exc)})
+        now = time.monotonic()
         if self._first_at is None:
-            self._first_at = time.monotonic()
+            self._first_at = now
+        if write is not None and self._first_write_at is None:
+            self._first_write_at = now
         self.pending.add((topic, partition), offset, write)
 
     def _due(self) -> bool:
         if not self.pending.consumed or self._first_at is None:
             return False
+        now = time.monotonic()
         if self._paused:
-            return time.monotonic() >= self._first_at
-        lingered = time.monotonic() - self._first_at >= self.settings.linger_ms / 1000
-        return lingered or self.pending.consumed >= self.settings.max_pending
+            return now >= self._first_at
+        linger = self.settings.linger_ms / 1000
+        if self._first_write_at is None:
+            # Only events with nothing to write (other tenants', Zoho's own): commit them at the linger's pace.
+            return now - self._first_at >= linger
+        # Skipped events hold no memory and cost no call, so only the writes count toward a full batch; the
+        # linger runs from the first write, so a backlog of skipped events does not cut a batch short.
+        return len(self.pending.events) >= self.settings.max_pending or now - self._first_write_at >= linger
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.pending.drop((tp.topic, tp.partition) for tp in partitions)
+        if not self.pending.events:
+            self._first_write_at = None
         if not self.pending.consumed:
             self._first_at = None
 
@@ -147,6 +160,7 @@ class Sink:
         sink_metrics.FLUSH_SECONDS.observe(time.monotonic() - started)
         self.pending.clear()
         self._first_at = None
+        self._first_write_at = None
 
     async def _tenant(self, tenant: str, groups: Sequence[Group]) -> list[OutMessage]:
         messages: list[OutMessage] = []
