@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +26,9 @@ from projections.events import (
 from projections.offsets import TopicPartitionKey, advance, claim
 
 log = logging.getLogger(__name__)
+
+# Attempts at a batch that PostgreSQL rolled back for a deadlock or serialization conflict.
+TRANSIENT_ATTEMPTS = 5
 
 
 class Message(Protocol):
@@ -83,16 +88,34 @@ class BatchWriter:
         decoded = [decode_record(m.topic() or "", m.partition() or 0, m.offset() or 0, _bytes(m.key()),
                                  _bytes(m.value())) for m in msgs]
         try:
-            rejected = self._transaction(msgs, decoded, isolate=False)
+            rejected = self._retrying(msgs, decoded, isolate=False)
         except Fenced:
             return BatchResult(0, [], fenced=True)
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
             log.warning("batch failed, applying its records one by one", extra={"error": str(exc)})
             try:
-                rejected = self._transaction(msgs, decoded, isolate=True)
+                rejected = self._retrying(msgs, decoded, isolate=True)
             except Fenced:
                 return BatchResult(0, [], fenced=True)
         return BatchResult(len(msgs) - len(rejected), rejected)
+
+    def _retrying(self, msgs: Sequence[Message], decoded: list[Decoded], isolate: bool) -> list[Rejected]:
+        """The transaction again when PostgreSQL aborted it only for a conflict with another writer.
+
+        Two writers of one schema (replay workers, projector instances) can lock rows of the same table in
+        opposite orders when their partitions touch the same rows (dead-letter index, sync history); the
+        loser is rolled back whole, so applying the batch again is exact.
+        """
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                return self._transaction(msgs, decoded, isolate)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                if attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                log.warning("batch rolled back by a conflict, applying it again",
+                            extra={"error": str(exc), "attempt": attempt})
+                time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+        raise AssertionError("unreachable")
 
     def _transaction(self, msgs: Sequence[Message], decoded: list[Decoded], isolate: bool) -> list[Rejected]:
         ends: dict[TopicPartitionKey, int] = {}

@@ -126,10 +126,28 @@ def swap(dsn: str, live: str, fresh: str, keep_old: bool) -> str | None:
                 conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(live),
                                                                             sql.Identifier(old)))
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(live)))
-        if exists and not keep_old:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(old)))
+        if exists and not keep_old and _drop(conn, old):
             return None
     return old if exists else None
+
+
+def _drop(conn: psycopg.Connection[Any], schema: str, attempts: int = 5) -> bool:
+    """Drop the swapped-out schema; False (it stays, renamed) if that keeps failing.
+
+    A live projector's transaction that began before the swap still holds locks on the old tables, and the
+    drop locks them one by one: PostgreSQL may abort the drop as the loser of a deadlock. The swap is done by
+    then, so a schema left behind is only disk to reclaim, never a failed replay.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            return True
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
+            log.warning("dropping the old schema failed, trying again",
+                        extra={"schema": schema, "attempt": attempt, "error": str(exc)})
+            time.sleep(0.2 * attempt)
+    log.warning("old schema kept: drop it later with DROP SCHEMA ... CASCADE", extra={"schema": schema})
+    return False
 
 
 def replay(bootstrap: str, dsn: str, live: str, workers: int = 2, keep_old: bool = False,
