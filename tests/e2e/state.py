@@ -23,10 +23,14 @@ def expected_state(plan: Plan) -> State:
     exp = plan.expected
     course_of: dict[str, str] = {}  # Moodle assignment id → course id
     class_of: dict[str, str] = {}  # Moodle course id → Zoho class id
+    enrolments: set[tuple[str, str]] = set()  # (Moodle user id, course id)
     for r in plan.requests:
         if r.kind == "grade_updated":
             data = json.loads(r.body)["data"]
             course_of[str(data["assignment_id"])] = str(data["course_id"])
+        elif r.kind == "enrollment_created":
+            data = json.loads(r.body)["data"]
+            enrolments.add((str(data["moodle_user_id"]), str(data["course_id"])))
         elif r.kind == "BTEC_Classes" and r.label == "new":
             data = json.loads(r.body)["data"]
             class_of[data["Moodle_Class_ID"]] = data["id"]
@@ -50,6 +54,10 @@ def expected_state(plan: Plan) -> State:
         "zoho BTEC_Grades records per key": dict.fromkeys(newest, 1),
         "zoho BTEC_Grades": zoho_grades,
         "zoho BTEC_Students.Student_Moodle_ID": {s.zoho_id: s.moodle_user_id for s in exp.students.values()},
+        # The sink writes Moodle enrolments of linked users (enabled for this tenant), one record per user × course.
+        "zoho BTEC_Enrollments from Moodle": {
+            f"{muid}_{course}": (1, exp.links[muid], class_of[course])
+            for muid, course in enrolments if muid in exp.links},
         "zoho workflow webhooks fired": {},
     }
 
@@ -77,6 +85,8 @@ def observed_state(system: System) -> State:
         zoho_grades[g["Moodle_Grade_Composite_Key"]] = (
             g["Attempt_Number"], g["Grade"], (g.get("Student") or {}).get("id"), (g.get("Class") or {}).get("id"),
             tuple(rows))
+    enrolments = [e for e in system.zoho_records("BTEC_Enrollments") if e.get("Moodle_Enrollment_Key")]
+    per_key = Counter(e["Moodle_Enrollment_Key"] for e in enrolments)
     fired = system.emulator_admin("GET", "webhooks")["deliveries"]
     return {
         "projections.student": dict(_rows(system, "SELECT id, academic_email FROM student WHERE tenant = %s")),
@@ -93,6 +103,9 @@ def observed_state(system: System) -> State:
         "zoho BTEC_Grades": zoho_grades,
         "zoho BTEC_Students.Student_Moodle_ID": {
             s["id"]: s["Student_Moodle_ID"] for s in system.zoho_records("BTEC_Students") if s["Student_Moodle_ID"]},
+        "zoho BTEC_Enrollments from Moodle": {
+            key: (per_key[key], (e.get("Enrolled_Students") or {}).get("id"), (e.get("Classes") or {}).get("id"))
+            for e in enrolments for key in (e["Moodle_Enrollment_Key"],)},
         "zoho workflow webhooks fired": {(d["module"], d["record_id"]): d.get("status") for d in fired},
     }
 

@@ -55,7 +55,8 @@ class System:
                      "refresh_token": f"1000.refresh-{run}", "webhook_token": tenant.zoho_token,
                      "id_prefix": "5300001"}
         account = {"tenant": tenant.name, "accounts_url": self.emulator_url, "api_domain": self.emulator_url,
-                   **{k: self._org[k] for k in ("client_id", "client_secret", "refresh_token")}}
+                   **{k: self._org[k] for k in ("client_id", "client_secret", "refresh_token")},
+                   "enrollments": {"key_field": "Moodle_Enrollment_Key"}}
         base = {**service_env, "LOG_LEVEL": "INFO"}
         self._env = {
             "ingress": {**base, "INGRESS_PORT": self.ingress_url.rsplit(":", 1)[1], "INGRESS_DELIVERY_TIMEOUT_S": "3"},
