@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.app import DEAD_LETTERS, DROPPED, EVENTS_OUT, canonical_topics, deadletter_topic, emitted
+from streams.app import DEAD_LETTERS, DROPPED, EVENTS_OUT, canonical_topics, deadletter_topic, emitted, publish
 from streams.events import CanonicalEvent, DeadLetter
 
 
@@ -36,12 +36,12 @@ async def emit(event: CanonicalEvent) -> None:
     """Send `event` if it is news; the caller has filled its join ids."""
     if not is_news(event):
         return
-    await canonical_topics[event.entity].send(key=event.key, value=event.to_avro())
+    await publish(canonical_topics[event.entity], event.key, value=event.to_avro())
     emitted[entity_key(event)] = {"fp": event.fingerprint, "v": event.source_version, "del": event.deleted,
                                   "eid": event.event_id}
     EVENTS_OUT.labels(event.entity, event.event_type).inc()
 
 
 async def dead(letter: DeadLetter) -> None:
-    await deadletter_topic.send(key=letter.key, value=letter.to_avro())
+    await publish(deadletter_topic, letter.key, value=letter.to_avro())
     DEAD_LETTERS.labels(letter.reason).inc()

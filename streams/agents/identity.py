@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.app import app, identities, identity_topic, moodle_topic
+from streams.app import app, identities, identity_topic, moodle_topic, publish
 from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
 
 MAX_USERS_PER_EMAIL = 20
@@ -22,7 +22,7 @@ async def identity(stream: faust.StreamT[bytes]) -> None:
             state["student"] = student
             identities[key] = state
             for muid in state["users"]:
-                await moodle_topic.send(key=f"{tenant}/{muid}".encode(), value=event.value,
+                await publish(moodle_topic, f"{tenant}/{muid}".encode(), value=event.value,
                                         headers={KIND: b"link", STUDENT: (student or "").encode(),
                                                  EMAIL: key.split("/", 1)[1].encode()})
         elif kind == "moodle_user":
@@ -33,5 +33,5 @@ async def identity(stream: faust.StreamT[bytes]) -> None:
             headers = {KIND: b"user"}
             if state["student"]:
                 headers[STUDENT] = state["student"].encode()
-            await moodle_topic.send(key=f"{tenant}/{muid}".encode(), value=event.value, headers=headers)
+            await publish(moodle_topic, f"{tenant}/{muid}".encode(), value=event.value, headers=headers)
 

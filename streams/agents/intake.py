@@ -16,6 +16,7 @@ from streams.app import (
     identity_topic,
     moodle_topic,
     person_topic,
+    publish,
     raw_topics,
 )
 from streams.emit import dead, emit
@@ -65,33 +66,33 @@ async def route(ev: CanonicalEvent, body: bytes) -> None:
     if ev.entity in REFERENCE:
         # Reference data is small: every person partition keeps its own copy.
         for partition in range(PARTITIONS):
-            await person_topic.send(key=_key(ev.tenant, f"ref/{ev.entity}/{ev.entity_id}"), value=value,
+            await publish(person_topic, _key(ev.tenant, f"ref/{ev.entity}/{ev.entity_id}"), value=value,
                                     partition=partition, headers={KIND: b"ref"})
         return
     if ev.entity == "student":
-        await person_topic.send(key=_key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"student"})
+        await publish(person_topic, _key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"student"})
         email = (payload.get("academic_email") or "").strip().lower()
         if email:
-            await identity_topic.send(key=_key(ev.tenant, email), value=value,
+            await publish(identity_topic, _key(ev.tenant, email), value=value,
                                       headers={KIND: b"student_email", STUDENT: ev.entity_id.encode()})
         if payload.get("moodle_user_id"):
-            await moodle_topic.send(key=_key(ev.tenant, str(payload["moodle_user_id"])), value=value,
+            await publish(moodle_topic, _key(ev.tenant, str(payload["moodle_user_id"])), value=value,
                                     headers={KIND: b"link", STUDENT: ev.entity_id.encode()})
         return
     if ev.entity == "moodle_user":
         email = (payload.get("email") or "").strip().lower()
         if email:
-            await identity_topic.send(key=_key(ev.tenant, email), value=value,
+            await publish(identity_topic, _key(ev.tenant, email), value=value,
                                       headers={KIND: b"moodle_user", EMAIL: email.encode()})
         else:
-            await moodle_topic.send(key=_key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"user"})
+            await publish(moodle_topic, _key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"user"})
         return
     if ev.entity == "moodle_enrollment" or (ev.entity == "grade" and ev.origin == "moodle"):
         muid = str(payload.get("moodle_user_id") or "")
         if not muid and ev.deleted:
             muid = ev.entity_id.split("_", 1)[0]
         kind = b"enrollment" if ev.entity == "moodle_enrollment" else b"grade"
-        await moodle_topic.send(key=_key(ev.tenant, muid), value=value, headers={KIND: kind})
+        await publish(moodle_topic, _key(ev.tenant, muid), value=value, headers={KIND: kind})
         return
     if ev.entity in PERSON_SIDE:
         student = payload.get("student_id")
@@ -103,7 +104,7 @@ async def route(ev: CanonicalEvent, body: bytes) -> None:
             await dead(_letter(ev, body, INVALID_RECORD, f"{ev.entity} {ev.entity_id} names no student", "no-student",
                                (FieldError("student_id", "a student lookup is required"),)))
             return
-        await person_topic.send(key=_key(ev.tenant, student), value=value, headers={KIND: ev.entity.encode()})
+        await publish(person_topic, _key(ev.tenant, student), value=value, headers={KIND: ev.entity.encode()})
         return
     log.error("no route for entity", extra={"entity": ev.entity})
 

@@ -16,6 +16,7 @@ from streams.app import (
     moodle_topic,
     moodle_users,
     person_topic,
+    publish,
     waiting_counts,
 )
 from streams.emit import dead, emit
@@ -43,7 +44,7 @@ async def _release(key: str, student: str, partition: int, pos: str) -> None:
         if waiting.is_released(item) and item["rb"] != pos:
             keep.append(item)
             continue
-        await person_topic.send(key=f"{tenant}/{student}".encode(), value=waiting.value_of(item),
+        await publish(person_topic, f"{tenant}/{student}".encode(), value=waiting.value_of(item),
                                 headers={KIND: item["k"].encode()})
         keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
     if items:
@@ -95,7 +96,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             # Linked records go on to the student side, which joins them with their class.
             forward = b"grade" if kind == "grade" else b"moodle_enrollment"
             if link:
-                await person_topic.send(key=f"{ev.tenant}/{link['student']}".encode(), value=value,
+                await publish(person_topic, f"{ev.tenant}/{link['student']}".encode(), value=value,
                                         headers={KIND: forward})
                 continue
             if kind == "enrollment":
