@@ -5,7 +5,10 @@
 Fills raw.zoho with a college's worth of mixed records (reference data, students,
 registrations, grades in shuffled order) for a tenant of its own, exactly as the ingress
 would store them, then starts a fresh streams generation with 1 and with 2 workers and
-times how long they take to turn every record into its canonical event.
+times how long they take to turn every record into its canonical event (from the workers' start, and from
+their first output to their last: the steady rate). Then, on the same records, faust agents that do nothing
+but read them, or read and send each on with each of the producers (bench/faust_floor.py): the ceiling for
+any faust processor on this machine, printed with the streams workers' ratio to it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from common.settings import PROJECT_ROOT, Settings
 from common.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
@@ -97,23 +101,25 @@ def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
 
 
 def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str, expected: int,
-                  timeout: float) -> tuple[int, float]:
-    """Count canonical events of `tenant` after `start`; return (count, time of the last one)."""
+                  timeout: float) -> tuple[int, float, float]:
+    """Count canonical events of `tenant` after `start`; return (count, time of the first one, of the last)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False})
     c.assign([TopicPartition(t, p, off) for (t, p), off in start.items()])
     prefix = f"{tenant}/".encode()
-    seen, last = 0, time.monotonic()
+    seen, first, last = 0, 0.0, time.monotonic()
     deadline = time.monotonic() + timeout
     while seen < expected and time.monotonic() < deadline:
         for msg in c.consume(1000, timeout=0.5):
             if msg.error() is None and (msg.key() or b"").startswith(prefix):
                 seen += 1
                 last = time.monotonic()
+                first = first or last
     c.close()
-    return seen, last
+    return seen, first, last
 
 
-def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str, str]) -> tuple[float, int]:
+def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str, str]) -> tuple[float, float, int]:
+    """(seconds from the workers' start to the last output, from the first output to the last, outputs)."""
     app_id = f"mzsync-bench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     start = end_offsets(bootstrap)
@@ -130,13 +136,35 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
-        seen, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
+        seen, first, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(60)
-    return last - t0, seen
+    return last - t0, last - first, seen
+
+
+def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, str]) -> float:
+    """Records/s of a faust agent that only reads the pre-filled topic, or reads and sends each record on with
+    `send` (aiokafka, librdkafka, publish: see bench/faust_floor.py)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    extra = {"FLOOR_TOPIC": RAW_ZOHO, "FLOOR_COUNT": str(expected), "FLOOR_RESULT": str(tmp / "result.json"),
+             "FLOOR_SEND": send or ""}
+    if send:
+        out = f"bench-floor-out-{uuid.uuid4().hex[:8]}"
+        admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
+        admin.create_topics([NewTopic(out, 4, 1)])[out].result(30)
+        extra["FLOOR_FORWARD_TO"] = out
+    proc = subprocess.Popen([sys.executable, "-m", "bench.faust_floor", "worker", "-l", "warn", "--web-port", "16199"],
+                            env={**os.environ, **env, **extra}, stdout=(tmp / "floor.log").open("wb"),
+                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    try:
+        proc.wait(600)
+    finally:
+        proc.kill()
+    result = json.loads((tmp / "result.json").read_text())
+    return float(result["records"]) / float(result["seconds"])
 
 
 def main() -> None:
@@ -160,12 +188,24 @@ def main() -> None:
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
     print(f"pre-filled raw.zoho with {n:,} records for tenant {tenant} in {time.monotonic() - t0:.1f}s")
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} {'per worker':>10}")
+    print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
+          f" {'per worker':>10}")
+    first_rate = 0.0
     for workers in [int(w) for w in args.workers.split(",")]:
-        elapsed, seen = run(bootstrap, tenant, workers, n, env)
-        print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} {seen / elapsed / workers:>10,.0f}"
+        elapsed, steady, seen = run(bootstrap, tenant, workers, n, env)
+        if workers == 1:
+            first_rate = seen / steady
+        print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} | {steady:>8.1f}"
+              f" {seen / steady:>9,.0f} {seen / steady / workers:>10,.0f}"
               + ("" if seen == n else f"   INCOMPLETE: expected {n:,}"))
-    print("(seconds include worker start-up and consumer-group join)")
+    print("(seconds: from the workers' start, with start-up and group join; steady: first output to last)")
+    # What faust alone costs per record here: the ceiling for any faust processor on this machine.
+    floors = [("read only", None), ("read + send, aiokafka", "aiokafka"), ("read + send, librdkafka", "librdkafka"),
+              ("read + publish (streams path)", "publish")]
+    rates = {label: faust_floor(bootstrap, n, send, env) for label, send in floors}
+    for label, rate in rates.items():
+        ratio = f"   streams (1 worker, steady) / this: {first_rate / rate:.3f}" if first_rate else ""
+        print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s{ratio}")
 
 
 if __name__ == "__main__":
