@@ -81,8 +81,11 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         assert producer is not None and loop is not None
         while self._polling.is_set():
             producer.poll(POLL_S)
-            if self._done and not loop.is_closed():
-                loop.call_soon_threadsafe(self._resolve)
+            if self._done:
+                try:
+                    loop.call_soon_threadsafe(self._resolve)
+                except RuntimeError:
+                    return  # the loop closed under a shutdown: nothing is waiting on these reports any more
 
     def _resolve(self) -> None:
         done = self._done

@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from common.settings import PROJECT_ROOT
+from common.topics import RAW_MOODLE, RAW_ZOHO
 from schemas.codec import decode
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, end_offsets, free_port, read_records, stop_service
@@ -135,6 +137,30 @@ def deadletters(infra: Infra, start: dict[int, int], tenant: str) -> list[dict[s
             seen.add(letter["dead_letter_id"])
             out.append(letter)
     return out
+
+
+def drained(infra: Infra, run: StreamsRun) -> bool:
+    """Whether the generation has processed and committed every record on its input and internal topics.
+
+    Checked raw topics first, then each stage's topic in the order records flow, so that once this is true
+    everything sent before the call has gone through every stage (and whatever it produced is out).
+    """
+    topics = [RAW_ZOHO, RAW_MOODLE, *(f"{run.app_id}-{stage}" for stage in ("identity", "moodle", "person"))]
+    c = Consumer({"bootstrap.servers": infra.bootstrap, "group.id": run.app_id, "enable.auto.commit": False})
+    try:
+        for topic in topics:
+            ends = end_offsets(infra.bootstrap, topic)
+            committed = c.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+            if any(ends[tp.partition] > max(tp.offset, 0) for tp in committed):
+                return False
+        return True
+    finally:
+        c.close()
+
+
+async def settled(infra: Infra, run: StreamsRun, within: float = 180.0) -> None:
+    """Wait until the generation has processed everything sent so far (see `drained`)."""
+    assert await wait_for(lambda: drained(infra, run), within=within), "the streams worker did not catch up"
 
 
 def offsets(infra: Infra, *topics: str) -> dict[str, dict[int, int]]:

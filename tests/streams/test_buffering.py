@@ -11,7 +11,7 @@ import httpx
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
 from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, settled, wait_for
 
 
 async def test_sigkill_while_grades_wait_releases_all_exactly_once(
@@ -29,7 +29,7 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
         for sid, _, gid in students:
             body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid))
             await sender.zoho(client, "BTEC_Grades", body)
-    await asyncio.sleep(6)  # the worker reads them and stores them as waiting
+    await settled(infra, streams_run)  # the worker has read them and stores them as waiting
     assert canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) == []
 
     streams_run.kill("w1")
@@ -46,7 +46,7 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
         return grades if len(grades) >= len(students) else None
 
     assert await wait_for(released, within=120), "buffered grades were not released after the restart"
-    await asyncio.sleep(3)
+    await settled(infra, streams_run)  # anything released twice is out by now
     grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
     assert sorted(g["entity_id"] for g in grades) == sorted(gid for _, _, gid in students)
     assert {g["payload"]["registration_id"] for g in grades} == {rid for _, rid, _ in students}
@@ -106,7 +106,7 @@ async def test_redeliveries_and_unchanged_resends_produce_one_event(
         variant = dict(body["data"])
         variant["Academic Email"] = variant.pop("Academic_Email")
         await sender.zoho(client, "BTEC_Students", {**body, "notification_id": college.new_id(), "data": variant})
-    await asyncio.sleep(8)
+    await settled(infra, streams_run)
     students = canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name)
     users = canonical_events(infra, "moodle_user", start["canonical.moodle_user"], fresh_tenant.name)
     assert [e["entity_id"] for e in students] == [sid]
@@ -199,7 +199,7 @@ async def test_waiting_is_capped_per_tenant(
         return [dl for dl in letters if dl["reason"] == "waiting_capacity_exceeded"]
 
     letters = await wait_for(refused, within=60)
-    await asyncio.sleep(2)
+    await settled(infra, streams_run)
     letters = refused()
     # Raw records of different grades sit on different partitions, so which three are refused varies.
     assert len(letters) == 3 and {dl["record_id"] for dl in letters} < set(grades)
