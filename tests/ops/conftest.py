@@ -27,7 +27,7 @@ class Streams:
         return f"http://127.0.0.1:{self.worker.web_port}/metrics"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def streams(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streams]:
     run = StreamsRun(app_id=f"mzsync-ops-test-{uuid.uuid4().hex[:8]}",
                      env={**service_env, "STREAMS_TICK_INTERVAL_S": "1"}, tmp=tmp_path_factory.mktemp("streams"))
