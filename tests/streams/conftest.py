@@ -90,22 +90,36 @@ def streams_run(service_env: dict[str, str], tmp_path: Path) -> Iterator[Streams
     run.stop_all()
 
 
+async def _post(client: httpx.AsyncClient, url: str, content: bytes, **kwargs: Any) -> httpx.Response:
+    """POST as a webhook sender does: again when the connection broke (a keep-alive connection the server
+    closed just then). Sending the same body again is what Zoho and the plugin do too; its delivery id makes
+    a second copy a redelivery, which the streams drop."""
+    for attempt in range(3):
+        try:
+            return await client.post(url, content=content, **kwargs)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 class Sender:
     def __init__(self, ingress: Service, tenant: TenantCreds) -> None:
         self.ingress = ingress
         self.tenant = tenant
 
     async def zoho(self, client: httpx.AsyncClient, module: str, body: dict[str, Any]) -> None:
-        resp = await client.post(f"/webhooks/zoho/{module}", content=json.dumps(body).encode(),
-                                 params={"token": self.tenant.zoho_token},
-                                 headers={"Content-Type": "application/json", "X-Tenant-ID": self.tenant.name})
+        resp = await _post(client, f"/webhooks/zoho/{module}", json.dumps(body).encode(),
+                           params={"token": self.tenant.zoho_token},
+                           headers={"Content-Type": "application/json", "X-Tenant-ID": self.tenant.name})
         assert resp.status_code == 202, resp.text
 
     async def moodle(self, client: httpx.AsyncClient, event: str, body: dict[str, Any],
                      msg_id: str | None = None) -> None:
         raw = json.dumps(body).encode()
-        resp = await client.post(f"/webhooks/moodle/{event}", content=raw,
-                                 headers=self.tenant.sign(raw, msg_id or body["event_id"]))
+        resp = await _post(client, f"/webhooks/moodle/{event}", raw,
+                           headers=self.tenant.sign(raw, msg_id or body["event_id"]))
         assert resp.status_code == 202, resp.text
 
     def client(self) -> httpx.AsyncClient:
