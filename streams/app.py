@@ -30,7 +30,6 @@ config = StreamsSettings()
 PARTITIONS = settings.topic_partitions
 
 
-
 class App(faust.App):
     def _new_producer(self) -> faust.types.ProducerT:
         # Sends through librdkafka: see streams/producer.py for why and what stays faust's.

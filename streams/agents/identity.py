@@ -23,8 +23,8 @@ async def identity(stream: faust.StreamT[bytes]) -> None:
             identities[key] = state
             for muid in state["users"]:
                 await publish(moodle_topic, f"{tenant}/{muid}".encode(), value=event.value,
-                                        headers={KIND: b"link", STUDENT: (student or "").encode(),
-                                                 EMAIL: key.split("/", 1)[1].encode()})
+                              headers={KIND: b"link", STUDENT: (student or "").encode(),
+                                       EMAIL: key.split("/", 1)[1].encode()})
         elif kind == "moodle_user":
             muid = event_from_avro(event.value).entity_id
             if muid and muid not in state["users"]:

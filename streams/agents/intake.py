@@ -67,23 +67,23 @@ async def route(ev: CanonicalEvent, body: bytes) -> None:
         # Reference data is small: every person partition keeps its own copy.
         for partition in range(PARTITIONS):
             await publish(person_topic, _key(ev.tenant, f"ref/{ev.entity}/{ev.entity_id}"), value=value,
-                                    partition=partition, headers={KIND: b"ref"})
+                          partition=partition, headers={KIND: b"ref"})
         return
     if ev.entity == "student":
         await publish(person_topic, _key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"student"})
         email = (payload.get("academic_email") or "").strip().lower()
         if email:
             await publish(identity_topic, _key(ev.tenant, email), value=value,
-                                      headers={KIND: b"student_email", STUDENT: ev.entity_id.encode()})
+                          headers={KIND: b"student_email", STUDENT: ev.entity_id.encode()})
         if payload.get("moodle_user_id"):
             await publish(moodle_topic, _key(ev.tenant, str(payload["moodle_user_id"])), value=value,
-                                    headers={KIND: b"link", STUDENT: ev.entity_id.encode()})
+                          headers={KIND: b"link", STUDENT: ev.entity_id.encode()})
         return
     if ev.entity == "moodle_user":
         email = (payload.get("email") or "").strip().lower()
         if email:
             await publish(identity_topic, _key(ev.tenant, email), value=value,
-                                      headers={KIND: b"moodle_user", EMAIL: email.encode()})
+                          headers={KIND: b"moodle_user", EMAIL: email.encode()})
         else:
             await publish(moodle_topic, _key(ev.tenant, ev.entity_id), value=value, headers={KIND: b"user"})
         return

@@ -45,7 +45,7 @@ async def _release(key: str, student: str, partition: int, pos: str) -> None:
             keep.append(item)
             continue
         await publish(person_topic, f"{tenant}/{student}".encode(), value=waiting.value_of(item),
-                                headers={KIND: item["k"].encode()})
+                      headers={KIND: item["k"].encode()})
         keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
     if items:
         moodle_pending[key] = keep
@@ -97,7 +97,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             forward = b"grade" if kind == "grade" else b"moodle_enrollment"
             if link:
                 await publish(person_topic, f"{ev.tenant}/{link['student']}".encode(), value=value,
-                                        headers={KIND: forward})
+                              headers={KIND: forward})
                 continue
             if kind == "enrollment":
                 # Known in the projections at once; it reaches Zoho (with its student and class) once linked.
