@@ -162,11 +162,12 @@ def drained(infra: Infra, run: StreamsRun) -> bool:
     topics = [RAW_ZOHO, RAW_MOODLE, *(f"{run.app_id}-{stage}" for stage in ("identity", "moodle", "person"))]
     c = Consumer({"bootstrap.servers": infra.bootstrap, "group.id": run.app_id, "enable.auto.commit": False})
     try:
+        meta = c.list_topics(timeout=10).topics
         for topic in topics:
-            ends = end_offsets(infra.bootstrap, topic)
-            committed = c.committed([TopicPartition(topic, p) for p in ends], timeout=10)
-            if any(ends[tp.partition] > max(tp.offset, 0) for tp in committed):
-                return False
+            parts = [TopicPartition(topic, p) for p in meta[topic].partitions] if topic in meta else []
+            for tp in c.committed(parts, timeout=10):
+                if c.get_watermark_offsets(tp, timeout=10)[1] > max(tp.offset, 0):
+                    return False
         return True
     finally:
         c.close()
