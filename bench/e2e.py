@@ -103,9 +103,7 @@ async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, 
 
     async def sender(client: httpx.AsyncClient) -> None:
         nonlocal rejected
-        for i in iter(next_index.__next__, None):
-            if i >= total:
-                return
+        while (i := next(next_index)) < total:
             at = start + i / rate
             delay = at - time.monotonic()
             if delay > 0:
