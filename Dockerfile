@@ -5,8 +5,10 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY common common
 COPY producers producers
+COPY control control
 COPY streams streams
 COPY projections projections
+COPY sinks sinks
 COPY schemas schemas
 COPY stack stack
 COPY ops ops
@@ -14,5 +16,5 @@ COPY bench bench
 RUN pip install .
 RUN useradd --system --home /app app && mkdir -p /data && chown app /data
 USER app
-EXPOSE 8000
+EXPOSE 8000 8001
 CMD ["python", "-m", "producers"]

@@ -133,11 +133,9 @@ def main() -> None:
         stack = EmbeddedStack.from_settings(settings)
         stack.start()
         bootstrap = stack.cfg.kafka_bootstrap
-    from common.topics import TopicSpec
-    from stack.topics import ensure_topics
+    from common.kafka_admin import TopicSpec, ensure_topics
 
-    ensure_topics(bootstrap, settings.topic_partitions,
-                  specs=[TopicSpec("bench.raw", settings.topic_partitions, {"retention.ms": "600000"})])
+    ensure_topics(bootstrap, [TopicSpec("bench.raw", settings.topic_partitions, {"retention.ms": "600000"})])
     tenants_file = settings.resolved_tenants_file()
     tenants = ensure_tenants_file(tenants_file, settings.default_tenant)
     token = tenants.tenants[settings.default_tenant].zoho_webhook_token

@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from common.settings import PROJECT_ROOT, Settings
-from common.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
+from schemas.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
 from stack.config import StackConfig
 from stack.embedded import EmbeddedStack
 

@@ -29,12 +29,12 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
+from common.kafka_admin import ensure_topics
 from common.settings import PROJECT_ROOT, Settings
-from common.topics import contract_topics
 from schemas.codec import encode
+from schemas.topics import contract_topics
 from stack.config import StackConfig
 from stack.embedded import EmbeddedStack
-from stack.topics import ensure_topics
 
 ORG: dict[str, Any] = {"tenant": "bench", "client_id": "1000.BENCH", "client_secret": "bench-secret",
        "refresh_token": "1000.bench-refresh", "daily_credits": 10_000_000}
@@ -140,7 +140,7 @@ def main() -> None:
         stack.reset()
         stack.start()
         bootstrap, dsn = cfg.kafka_bootstrap, cfg.database_url
-    ensure_topics(bootstrap, 4, specs=contract_topics(4))
+    ensure_topics(bootstrap, contract_topics(4))
     work = Path(tempfile.mkdtemp(prefix="bench-zoho-sink-"))
     tenant = str(ORG["tenant"])
     emu_port, metrics_port = _port(), _port()
@@ -164,7 +164,7 @@ def main() -> None:
                "SINK_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}", "SINK_METRICS_PORT": str(metrics_port),
                "LOG_LEVEL": "WARNING"}
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-        with _process(["projections.zoho_sink"], env, work / "sink.log", metrics_url):
+        with _process(["sinks.zoho"], env, work / "sink.log", metrics_url):
             rounds = [_round("new", bootstrap, first, emu, metrics_url, args.grades),
                       _round("unchanged", bootstrap, first, emu, metrics_url, 0),
                       _round("re-graded", bootstrap, second, emu, metrics_url, args.grades),

@@ -13,15 +13,28 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The embedded stack's database role and name (stack/ creates them; every service connects with them).
+EMBEDDED_PG_USER = "mzsync"
+EMBEDDED_PG_DB = "mzsync"
+
+
+def embedded_kafka(port: int) -> str:
+    return f"127.0.0.1:{port}"
+
+
+def embedded_database(port: int) -> str:
+    return f"postgresql://{EMBEDDED_PG_USER}@127.0.0.1:{port}/{EMBEDDED_PG_DB}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    # Unset means "the embedded stack": its addresses come from stack.config.
+    # Unset means "the embedded stack" on 127.0.0.1 at the STACK_*_PORT ports.
     kafka_bootstrap_servers: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     stack_dir: Path = Field(default=PROJECT_ROOT / ".stack", alias="STACK_DIR")
+    stack_kafka_port: int = Field(default=19092, alias="STACK_KAFKA_PORT")
+    stack_pg_port: int = Field(default=15432, alias="STACK_PG_PORT")
 
     topic_partitions: int = Field(default=4, alias="TOPIC_PARTITIONS")
     topic_replication: int = Field(default=1, alias="TOPIC_REPLICATION")
@@ -44,18 +57,10 @@ class Settings(BaseSettings):
     ingress_enable_noop: bool = Field(default=False, alias="INGRESS_ENABLE_NOOP")
 
     def kafka_bootstrap(self) -> str:
-        if self.kafka_bootstrap_servers:
-            return self.kafka_bootstrap_servers
-        from stack.config import StackConfig
-
-        return StackConfig.from_env(self.stack_dir).kafka_bootstrap
+        return self.kafka_bootstrap_servers or embedded_kafka(self.stack_kafka_port)
 
     def database_dsn(self) -> str:
-        if self.database_url:
-            return self.database_url
-        from stack.config import StackConfig
-
-        return StackConfig.from_env(self.stack_dir).database_url
+        return self.database_url or embedded_database(self.stack_pg_port)
 
     def resolved_tenants_file(self) -> Path:
         return self.tenants_file or self.stack_dir / "tenants.json"

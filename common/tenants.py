@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hmac
 import json
+import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from common.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MOODLE_EVENTS: tuple[str, ...] = (
     "user_created",
@@ -37,7 +42,7 @@ class TenantSecrets(BaseModel):
     zoho_modules: list[str] | None = None
     # Moodle events the ingress accepts; unset means all of MOODLE_EVENTS.
     moodle_events: list[str] | None = None
-    # Overrides of the default Zoho field mapping (streams.tenants.TenantMapping), for customised orgs.
+    # Overrides of the default Zoho field mapping (schemas.mapping.TenantMapping), for customised orgs.
     mapping: dict[str, Any] = Field(default_factory=dict)
     # Bearer key of the control-plane API; the key alone decides which tenant a caller is.
     control_api_key: str | None = None
@@ -103,3 +108,60 @@ def ensure_tenants_file(path: Path, default_tenant: str) -> TenantsConfig:
     with os.fdopen(fd, "w") as fh:
         json.dump(config.model_dump(), fh, indent=2)
     return config
+
+
+class TenantRegistry:
+    """The tenants' configuration, re-read when its file changes (no restart to rotate a secret)."""
+
+    def __init__(self, settings: Settings, required: bool = True) -> None:
+        """`required=False`: start with no tenants when there is no configuration yet (it may come later)."""
+        self._settings = settings
+        try:
+            self._config: TenantsConfig = load_tenants(settings)
+        except FileNotFoundError:
+            if required:
+                raise
+            log.warning("no tenant configuration yet; defaults for every tenant")
+            self._config = TenantsConfig(tenants={})
+        self._checked = time.monotonic()
+        self._mtime = self._file_mtime()
+
+    def _file_mtime(self) -> float:
+        if self._settings.tenants_json:
+            return 0.0
+        try:
+            return self._settings.resolved_tenants_file().stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def reload(self) -> None:
+        """Read the file now (after this process changed it), not at the next check."""
+        self._checked = 0.0
+
+    def find_by_control_key(self, key: str) -> str | None:
+        """The tenant whose control-plane key this is (constant-time comparisons, all keys checked)."""
+        self.get("")
+        found = None
+        for name, entry in self._config.tenants.items():
+            if entry.control_api_key and hmac.compare_digest(entry.control_api_key.encode(), key.encode()):
+                found = name
+        return found
+
+    def get(self, tenant: str) -> TenantSecrets | None:
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._checked = now
+            mtime = self._file_mtime()
+            if mtime != self._mtime:
+                try:
+                    self._config = load_tenants(self._settings)
+                    self._mtime = mtime
+                    log.info("tenant configuration reloaded")
+                except (OSError, ValueError) as exc:
+                    # Keep serving with the last good configuration.
+                    log.error("tenant configuration unreadable; keeping the previous one", extra={"error": str(exc)})
+        return self._config.get(tenant)
+
+    def names(self) -> list[str]:
+        self.get("")
+        return sorted(self._config.tenants)

@@ -12,7 +12,7 @@ Every command reads the same environment as the services (KAFKA_BOOTSTRAP_SERVER
 from __future__ import annotations
 
 import argparse
-import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from common.settings import get_settings
+from common.log import LogError
+from common.settings import PROJECT_ROOT, get_settings
 from ops import deadletters, replay, retry
 from ops.demo.run import add_arguments as add_demo_arguments
 from ops.demo.run import run as run_demo
-from ops.log import LogError
 from ops.status import gather, render
-from stack.__main__ import main as stack_main
 
 DEFAULT_METRICS = "http://127.0.0.1:6066/metrics"
 
@@ -113,12 +112,13 @@ def cmd_deadletter_retry(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.canonical:
-        return replay.new_streams_generation(args.app_id, os.environ.get("STREAMS_APP_ID", "mzsync-streams-v1"))
+        return replay.new_streams_generation(args.app_id)
     return replay.replay_projections(args.workers, args.keep_old, args.no_swap)
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    return stack_main([args.action])
+    # The development stack is a tool of its own, run as its own process (`python -m stack`).
+    return subprocess.call([sys.executable, "-m", "stack", args.action], cwd=PROJECT_ROOT)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

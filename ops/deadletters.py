@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from common.topics import DEADLETTER
-from ops.log import LogError, Record, read_at, scan
+from common.log import LogError, Record, read_at, scan
 from schemas.codec import MAGIC, UnknownSchemaError, decode
+from schemas.topics import DEADLETTER
 
 
 @dataclass(frozen=True)

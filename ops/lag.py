@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from ops.log import LogError
+from common.log import LogError
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.topics import ZOHO_OUTCOMES
-from ops.log import tail
+from common.log import tail
 from schemas.codec import UnknownSchemaError, decode
+from schemas.topics import ZOHO_OUTCOMES
 
 
 def last_outcomes(bootstrap: str, n: int, tenant: str | None = None) -> list[dict[str, Any]]:

@@ -18,25 +18,22 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, Message, Producer
 
-from common.topics import RAW_MOODLE, RAW_ZOHO, canonical
+from common.kafka import producer_config
+from common.log import LogError, Record, read_at
 from ops.deadletters import Letter
-from ops.log import LogError, Record, producer, read_at
-from producers.body import FORM, JSON, BodyError, parse_object
-from producers.keys import moodle_entity_id, record_key, zoho_record_id
+from schemas.bodies import FORM, JSON, BodyError, decode_object
 from schemas.codec import MAGIC, UnknownSchemaError, decode
-from streams import events
+from schemas.deadletter import RETRYABLE_RAW_REASONS, ZOHO_REJECTED
+from schemas.keys import RawKey, moodle_entity_id, zoho_record_id
+from schemas.topics import RAW_MOODLE, RAW_ZOHO, canonical
 
 RAW_TOPICS = {"zoho": RAW_ZOHO, "moodle": RAW_MOODLE}
 # Letters written while parsing a raw body: their body is that raw body (or one record of a batch).
-PARSE_REASONS = frozenset({
-    events.INVALID_RECORD, events.UNPARSEABLE_BODY, events.UNKNOWN_MODULE, events.UNKNOWN_EVENT,
-    events.POINTER_WITHOUT_DATA, events.UNSUPPORTED_OPERATION, events.NO_RECORDS, events.INTERNAL_ERROR,
-})
-# The Zoho sink's letter: its body is what the sink wrote to Zoho, and the stream drops the raw record
-# it came from as unchanged, so only a corrected body can change anything.
-ZOHO_REJECTED = "zoho_rejected"
+PARSE_REASONS = frozenset(RETRYABLE_RAW_REASONS)
+# The Zoho sink's letter (ZOHO_REJECTED): its body is what the sink wrote to Zoho, and the stream drops the raw
+# record it came from as unchanged, so only a corrected body can change anything.
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ def plan(bootstrap: str, letter: Letter, fixed_body: bytes | None = None,
 
     key = _key(source, tenant, kind, body, ctype) or (original.key if original and original.key else None)
     if key is None:
-        key = record_key(tenant, kind, str(f.get("record_id") or ""))
+        key = RawKey(tenant, kind, str(f.get("record_id") or "")).encode()
     headers = [
         ("source", source.encode()), ("tenant", tenant.encode()), ("kind", kind.encode()),
         ("content-type", ctype.encode()), ("received-at", str(int(time.time() * 1000)).encode()),
@@ -116,21 +113,20 @@ def plan(bootstrap: str, letter: Letter, fixed_body: bytes | None = None,
 
 def _is_json(body: bytes) -> bool:
     try:
-        parse_object(body, JSON, (JSON,))
+        decode_object(body, JSON, (JSON,))
         return True
     except BodyError:
         return False
 
 
 def _key(source: str, tenant: str, kind: str, body: bytes, ctype: str) -> bytes | None:
-    """The key the ingress would give this body (design.md: the record id is read from the body)."""
-    mtype = ctype.split(";", 1)[0].strip().lower()
+    """The key the ingress would give this body (the record id is read from the body, as `schemas.keys` says)."""
     try:
-        parsed = parse_object(body, mtype, (JSON, FORM) if source == "zoho" else (JSON,))
+        parsed = decode_object(body, ctype, (JSON, FORM) if source == "zoho" else (JSON,))
     except BodyError:
         return None
     entity_id = zoho_record_id(parsed) if source == "zoho" else moodle_entity_id(kind, parsed)
-    return record_key(tenant, kind, entity_id)
+    return RawKey(tenant, kind, entity_id).encode()
 
 
 def append(bootstrap: str, planned: Planned, timeout: float = 30.0) -> Appended:
@@ -143,7 +139,7 @@ def append(bootstrap: str, planned: Planned, timeout: float = 30.0) -> Appended:
             done.append(Appended(msg.topic() or planned.topic, msg.partition() or 0, msg.offset() or 0,
                                  planned.key.decode("utf-8", "replace")))
 
-    p = producer(bootstrap)
+    p = Producer(producer_config(bootstrap))
     p.produce(planned.topic, key=planned.key, value=planned.value, headers=planned.headers, on_delivery=on_delivery)
     p.flush(timeout)
     if not done:

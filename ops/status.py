@@ -8,9 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from common.log import LogError
 from ops import deadletters
 from ops.lag import GroupLag, consumer_lag
-from ops.log import LogError
 from ops.outcomes import last_outcomes
 from ops.waiting import WorkerWaiting, scrape
 

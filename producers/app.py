@@ -19,16 +19,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.logs import request_id_var, setup_logging
 from common.settings import Settings, get_settings
-from common.tenants import MOODLE_EVENTS, TenantSecrets
-from common.topics import RAW_MOODLE, RAW_ZOHO
+from common.tenants import MOODLE_EVENTS, TenantRegistry, TenantSecrets
 from producers.appender import Headers, NotStored, RawAppender
 from producers.auth import AuthError, verify_moodle, verify_zoho
-from producers.body import FORM, JSON, BodyError, media_type, parse_object, read_limited
-from producers.control.queries import ProjectionQueries
-from producers.control.routes import control_router
-from producers.keys import moodle_entity_id, record_key, zoho_delivery_id, zoho_record_id
-from producers.metrics import APPEND_FAILURES, APPENDED, MetricsMiddleware
-from producers.tenant_registry import TenantRegistry
+from producers.body import read_limited
+from producers.metrics import APPEND_FAILURES, APPENDED, HTTP
+from schemas.bodies import FORM, JSON, BodyError, decode_object
+from schemas.keys import RawKey, moodle_entity_id, zoho_delivery_id, zoho_record_id
+from schemas.mapping import accepted_modules
+from schemas.topics import RAW_MOODLE, RAW_ZOHO
 
 log = logging.getLogger("producers.ingress")
 
@@ -79,14 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     setup_logging("ingress", settings.log_level)
     appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s)
     tenants = TenantRegistry(settings)
-    queries = ProjectionQueries(settings.database_dsn(), settings.projections_schema)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         appender.start()
         log.info("ingress ready", extra={"bootstrap": settings.kafka_bootstrap()})
         yield
-        await queries.close()
         await run_in_threadpool(appender.close)
 
     app = FastAPI(
@@ -98,8 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    app.add_middleware(MetricsMiddleware)
-    app.include_router(control_router(settings, tenants, appender, queries))
+    app.add_middleware(HTTP.middleware)
 
     async def append(request: Request, *, source: str, topic: str, tenant: str, kind: str, entity_id: str,
                      body: bytes, delivery_id: str | None, request_id: str, received_at: int) -> Response:
@@ -114,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if delivery_id:
             headers.append(("delivery-id", delivery_id.encode()))
         try:
-            done = await appender.append(topic, record_key(tenant, kind, entity_id), body, headers)
+            done = await appender.append(topic, RawKey(tenant, kind, entity_id).encode(), body, headers)
         except NotStored as exc:
             APPEND_FAILURES.labels(topic).inc()
             log.error("body not stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "error": str(exc)})
@@ -175,11 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         request.headers.get("x-zoho-webhook-token") or request.query_params.get("token"))
         except AuthError as exc:
             return _error(401, str(exc), request_id)
-        modules = tenants.zoho_modules(tenant, secrets)
+        modules = accepted_modules(secrets)
         if module not in modules:
             return _error(404, f"unknown Zoho module {module!r}", request_id, valid=modules)
         try:
-            parsed = parse_object(body, media_type(request), (JSON, FORM))
+            parsed = decode_object(body, request.headers.get("content-type", ""), (JSON, FORM))
         except BodyError as exc:
             return _error(exc.status, exc.message, request_id)
         return await append(request, source="zoho", topic=RAW_ZOHO, tenant=tenant, kind=module,
@@ -212,7 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if event not in events:
             return _error(404, f"unknown Moodle event {event!r}", request_id, valid=events)
         try:
-            parsed = parse_object(body, media_type(request), (JSON,))
+            parsed = decode_object(body, request.headers.get("content-type", ""), (JSON,))
         except BodyError as exc:
             return _error(exc.status, exc.message, request_id)
         return await append(request, source="moodle", topic=RAW_MOODLE, tenant=tenant, kind=event,

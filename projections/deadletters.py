@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from confluent_kafka import Producer
 
-from common.topics import DEADLETTER
 from projections.events import DeadLetterRow, Rejected
-from schemas.codec import encode
+from schemas.deadletter import DeadLetter, RawPosition, dead_letter
+from schemas.topics import DEADLETTER
 
 
-def dead_letter_id(rejected: Rejected) -> str:
+def letter(rejected: Rejected, timestamp_ms: int) -> DeadLetter:
     # Deterministic: the same bad record rejected again (after a crash, in a replay) is one letter.
     p = rejected.position
-    return hashlib.sha256(f"projections/{p.topic}/{p.partition}/{p.offset}".encode()).hexdigest()[:32]
-
-
-def dead_letter_record(rejected: Rejected, timestamp_ms: int) -> dict[str, object]:
-    p = rejected.position
-    return {
-        "dead_letter_id": dead_letter_id(rejected), "reason": rejected.reason, "message": rejected.message,
-        "errors": [], "tenant": rejected.tenant, "source": "projections", "kind": p.topic,
-        "raw": {"topic": p.topic, "partition": p.partition, "offset": p.offset},
-        "raw_key": None if rejected.key is None else rejected.key.decode("utf-8", "replace"),
-        "record_index": None, "record_id": None, "delivery_id": None, "content_type": "avro/binary",
-        "occurred_at": None, "received_at": timestamp_ms, "body": rejected.value,
-    }
+    raw = RawPosition(p.topic, p.partition, p.offset, rejected.key)
+    return dead_letter(writer="projections", subject=raw.subject(), reason=rejected.reason, message=rejected.message,
+                       tenant=rejected.tenant, source="projections", kind=p.topic, raw=raw,
+                       received_at_ms=timestamp_ms, body=rejected.value, content_type="avro/binary")
 
 
 def index_row(rejected: Rejected, timestamp_ms: int) -> DeadLetterRow:
-    p = rejected.position
+    d = letter(rejected, timestamp_ms)
     received = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-    return DeadLetterRow((dead_letter_id(rejected), rejected.reason, rejected.message, "[]", rejected.tenant,
-                          "projections", p.topic, p.topic, p.partition, p.offset,
-                          None if rejected.key is None else rejected.key.decode("utf-8", "replace"),
-                          None, None, None, "avro/binary", None, received, len(rejected.value)))
+    return DeadLetterRow((d.dead_letter_id, d.reason, d.message, "[]", d.tenant, d.source, d.kind, d.raw.topic,
+                          d.raw.partition, d.raw.offset, None if d.raw.key is None else d.raw.key.decode(
+                              "utf-8", "replace"), None, None, None, d.content_type, None, received, len(d.body)))
 
 
 class DeadLetterWriter:
@@ -50,7 +39,6 @@ class DeadLetterWriter:
             # A rejected dead letter is indexed but not re-sent, or a bad letter would loop forever.
             if rejected.position.topic == DEADLETTER:
                 continue
-            self._producer.produce(DEADLETTER, key=rejected.key, value=encode("deadletter",
-                                                                                dead_letter_record(rejected, ts)))
+            self._producer.produce(DEADLETTER, key=rejected.key, value=letter(rejected, ts).to_avro())
         if self._producer.flush(30) > 0:
             raise RuntimeError("dead letters not acknowledged by the broker")

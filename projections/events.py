@@ -13,14 +13,13 @@ from typing import Any
 
 import orjson
 
-from common.topics import DEADLETTER, ZOHO_OUTCOMES
 from projections.tables import ENTITY_TABLES, EntityTable, MalformedPayload
 from schemas.codec import decode
+from schemas.deadletter import MALFORMED, UNDECODABLE
+from schemas.keys import tenant_of
+from schemas.topics import DEADLETTER, ZOHO_OUTCOMES
 
 CANONICAL_PREFIX = "canonical."
-# Dead-letter reasons of the projector's own.
-UNDECODABLE = "undecodable_event"
-MALFORMED = "malformed_event"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +83,7 @@ DEAD_LETTER_COLUMNS = ("dead_letter_id", "reason", "message", "errors", "tenant"
 
 
 def tenant_of_key(key: bytes | None) -> str:
-    if not key:
-        return "unknown"
-    return key.split(b"/", 1)[0].decode("utf-8", "replace") or "unknown"
+    return tenant_of(key) or "unknown"
 
 
 def _entity_change(table: EntityTable, record: dict[str, Any], position: Position) -> EntityChange:

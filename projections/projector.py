@@ -18,12 +18,12 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from prometheus_client import start_http_server
 
-from common.topics import CANONICAL_ENTITIES, DEADLETTER, ZOHO_OUTCOMES, canonical
 from projections.batch import BatchWriter
 from projections.deadletters import DeadLetterWriter
 from projections.metrics import BATCH_SECONDS, BATCH_SIZE, EVENTS_APPLIED, EVENTS_REJECTED, FENCED, LAG
 from projections.offsets import stored_offsets
 from projections.settings import ProjectorSettings
+from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, ZOHO_OUTCOMES, canonical
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import re
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from common.topics import RAW_MOODLE, RAW_ZOHO
+from schemas.topics import RAW_MOODLE, RAW_ZOHO
 
 _VERSIONED = re.compile(r"^(?P<stem>.*-v)(?P<n>\d+)$")
 

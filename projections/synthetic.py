@@ -16,9 +16,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from common.topics import canonical
 from schemas.codec import encode
 from schemas.registry import registry
+from schemas.topics import canonical
 
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 ATTEMPT = 10**13

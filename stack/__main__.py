@@ -7,12 +7,13 @@ import json
 import logging
 import sys
 
+from common.kafka_admin import ensure_topics
 from common.logs import setup_logging
 from common.settings import get_settings
+from schemas.topics import contract_topics
 from stack.banner import banner
 from stack.embedded import EmbeddedStack
 from stack.process import StackError
-from stack.topics import ensure_topics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rows, indent=2))
             return 0 if all(r.get("ready") for r in rows) else 3
         elif args.command == "topics":
-            report = ensure_topics(settings.kafka_bootstrap(), settings.topic_partitions, settings.topic_replication)
+            report = ensure_topics(settings.kafka_bootstrap(), contract_topics(settings.topic_partitions),
+                                   settings.topic_replication)
             for name, what in sorted(report.items()):
                 print(f"{name}: {what}")
         elif args.command == "banner":

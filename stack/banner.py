@@ -19,6 +19,7 @@ def banner(settings: Settings) -> str:
     cfg = StackConfig.from_env(settings.stack_dir)
     port = os.environ.get("INGRESS_PORT", "8000")
     base = f"http://127.0.0.1:{port}"
+    control = f"http://127.0.0.1:{os.environ.get('CONTROL_PORT', '8001')}"
     tenant = settings.default_tenant
     secrets = load_tenants(settings).tenants[tenant]
     body = (
@@ -44,6 +45,7 @@ def banner(settings: Settings) -> str:
             "",
             "Moodle ↔ Zoho sync — embedded stack",
             f"  ingress       {base}   (OpenAPI: {base}/docs, metrics: {base}/metrics)",
+            f"  control plane {control}/control/v1   (OpenAPI: {control}/docs, metrics: {control}/metrics)",
             "  streams       metrics http://127.0.0.1:6066/metrics",
             "  projector     metrics http://127.0.0.1:6068/metrics",
             "  zoho sink     metrics http://127.0.0.1:6070/metrics",

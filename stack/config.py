@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import PROJECT_ROOT
+from common.settings import EMBEDDED_PG_DB, EMBEDDED_PG_USER, PROJECT_ROOT, embedded_database, embedded_kafka
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,8 @@ class StackConfig:
     kafka_port: int = 19092
     controller_port: int = 19093
     pg_port: int = 15432
-    pg_user: str = "mzsync"
-    pg_db: str = "mzsync"
+    pg_user: str = EMBEDDED_PG_USER
+    pg_db: str = EMBEDDED_PG_DB
     kafka_heap: str = "512m"
 
     @classmethod
@@ -30,11 +30,11 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return embedded_kafka(self.kafka_port)
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_db}"
+        return embedded_database(self.pg_port)
 
     @property
     def logs_dir(self) -> Path:

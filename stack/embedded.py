@@ -8,12 +8,13 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from common.kafka_admin import ensure_topics
 from common.settings import Settings
 from common.tenants import TenantsConfig, ensure_tenants_file
+from schemas.topics import contract_topics
 from stack.config import StackConfig
 from stack.kafka import Kafka
 from stack.postgres import Postgres
-from stack.topics import ensure_topics
 
 
 @dataclass
@@ -36,7 +37,7 @@ class EmbeddedStack:
         self._write_emulator_config(tenants)
         self.kafka.start()
         self.postgres.start()
-        return ensure_topics(self.cfg.kafka_bootstrap, self.partitions)
+        return ensure_topics(self.cfg.kafka_bootstrap, contract_topics(self.partitions))
 
     def _write_emulator_config(self, tenants: TenantsConfig) -> None:
         """The Zoho emulator's orgs (one per tenant) and the sink's accounts that reach them.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from common.kafka_admin import ensure_topics
 from common.settings import get_settings
-from common.topics import TopicSpec
-from stack.topics import ensure_topics
+from schemas.topics import TopicSpec
 from streams import (
     agents,  # noqa: F401  (registers the agents)
     ticks,  # noqa: F401  (registers the timer)
@@ -32,6 +32,5 @@ def internal_topics() -> list[TopicSpec]:
 if __name__ == "__main__":
     # Created before the consumer subscribes: a topic faust creates while joining the group is left out of
     # the assignment ("Ignoring missing topic") and stays unread until the next rebalance.
-    ensure_topics(get_settings().kafka_bootstrap(), PARTITIONS, get_settings().topic_replication,
-                  specs=internal_topics())
+    ensure_topics(get_settings().kafka_bootstrap(), internal_topics(), get_settings().topic_replication)
     app.main()

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 
 from common.logs import setup_logging
 from common.settings import get_settings
-from common.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
+from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
 from streams.producer import LibrdkafkaProducer
 

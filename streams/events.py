@@ -1,29 +1,20 @@
-"""What parsing produces: canonical events and dead letters, each able to encode itself as Avro."""
+"""What parsing produces: canonical events (dead letters are `schemas.deadletter`), each able to encode itself."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
 from schemas.codec import encode
+from schemas.deadletter import DeadLetter, RawPosition
+from schemas.keys import EntityKey
 from schemas.registry import registry
 
 Origin = Literal["zoho", "moodle"]
-
-# Dead-letter reasons, stable strings for dashboards and retries.
-INVALID_RECORD = "invalid_record"
-UNPARSEABLE_BODY = "unparseable_body"
-UNKNOWN_MODULE = "unknown_module"
-UNKNOWN_EVENT = "unknown_event"
-POINTER_WITHOUT_DATA = "pointer_without_data"
-UNSUPPORTED_OPERATION = "unsupported_operation"
-# A batch with no records: nothing to map, but every accepted body must end somewhere visible.
-NO_RECORDS = "no_records"
-INTERNAL_ERROR = "internal_error"
 
 
 @cache
@@ -32,26 +23,6 @@ def _payload_branch(schema_name: str) -> str:
     (payload,) = (f for f in registry().latest(schema_name).parsed["fields"] if f["name"] == "payload")
     (record,) = (branch for branch in payload["type"] if isinstance(branch, dict))
     return str(record["name"])
-
-
-@dataclass(frozen=True, slots=True)
-class RawPosition:
-    """Where the raw body sits in the log; `key` is the raw record's key when the caller has it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    field: str
-    message: str
-    value: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +53,7 @@ class CanonicalEvent:
 
     @property
     def key(self) -> bytes:
-        return f"{self.tenant}/{self.entity_id}".encode()
+        return EntityKey(self.tenant, self.entity_id).encode()
 
     @property
     def deleted(self) -> bool:
@@ -113,58 +84,6 @@ class CanonicalEvent:
             # Naming the union branch spares fastavro from trying the payload against each branch.
             record["payload"] = (_payload_branch(self.schema_name), self.payload)
         return encode(self.schema_name, record)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    reason: str
-    message: str
-    tenant: str
-    source: str
-    kind: str
-    raw: RawPosition
-    received_at_ms: int
-    body: bytes
-    dead_letter_id: str
-    errors: tuple[FieldError, ...] = field(default_factory=tuple)
-    record_index: int | None = None
-    record_id: str | None = None
-    delivery_id: str | None = None
-    content_type: str | None = None
-    occurred_at_ms: int | None = None
-
-    schema_name = "deadletter"
-    topic = "deadletter"
-
-    @property
-    def key(self) -> bytes:
-        """The raw record's key (design.md), rebuilt from tenant/kind/record id when not given."""
-        if self.raw.key is not None:
-            return self.raw.key
-        return f"{self.tenant}/{self.kind}/{self.record_id or ''}".encode()
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "dead_letter_id": self.dead_letter_id,
-            "reason": self.reason,
-            "message": self.message,
-            "errors": [{"field": e.field, "message": e.message, "value": e.value} for e in self.errors],
-            "tenant": self.tenant,
-            "source": self.source,
-            "kind": self.kind,
-            "raw": self.raw.to_record(),
-            "raw_key": None if self.raw.key is None else self.raw.key.decode("utf-8", "replace"),
-            "record_index": self.record_index,
-            "record_id": self.record_id,
-            "delivery_id": self.delivery_id,
-            "content_type": self.content_type,
-            "occurred_at": self.occurred_at_ms,
-            "received_at": self.received_at_ms,
-            "body": self.body,
-        }
-
-    def to_avro(self) -> bytes:
-        return encode(self.schema_name, self.to_record())
 
 
 Parsed = CanonicalEvent | DeadLetter

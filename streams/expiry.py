@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from schemas.deadletter import UNRESOLVED_DEPENDENCY
 from streams import waiting
 from streams.app import WAITING, config, waiting_counts
 from streams.emit import dead
@@ -29,7 +30,7 @@ async def expire(stage: str, pending: Any, partition: int, why: Callable[[list[s
                 continue
             if now - item["at"] > config.pending_expiry_s * 1000:
                 ev = event_from_avro(waiting.value_of(item))
-                await dead(waiting.letter(ev, waiting.UNRESOLVED, item["m"], why(item["m"])))
+                await dead(waiting.letter(ev, UNRESOLVED_DEPENDENCY, item["m"], why(item["m"])))
             else:
                 keep.append(item)
         if len(keep) != len(items):

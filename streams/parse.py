@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import orjson
 
-from streams.bodies import BodyError, decode_body
-from streams.events import (
+from schemas.bodies import BodyError, decode_body
+from schemas.deadletter import (
     INTERNAL_ERROR,
     INVALID_RECORD,
     NO_RECORDS,
@@ -28,14 +28,13 @@ from streams.events import (
     UNKNOWN_MODULE,
     UNPARSEABLE_BODY,
     UNSUPPORTED_OPERATION,
-    CanonicalEvent,
     DeadLetter,
     FieldError,
-    Origin,
-    Parsed,
     RawPosition,
-    event_type,
+    dead_letter,
 )
+from schemas.mapping import TenantMapping
+from streams.events import CanonicalEvent, Origin, Parsed, event_type
 from streams.mapping.errors import render, validate
 from streams.mapping.moodle import MOODLE_ENTITIES, map_event
 from streams.mapping.zoho import Invalid, deleted_entity_id, map_record
@@ -43,7 +42,9 @@ from streams.rules.grades import grade_version
 from streams.rules.identity import derived_id, fingerprint
 from streams.sources.moodle import MoodleEnvelope
 from streams.sources.zoho import ZohoBatch, ZohoEvent, ZohoPointer
-from streams.tenants import TenantMapping
+
+# Dead letters written by the streams carry this writer in their id.
+WRITER = "streams"
 
 __all__ = ["CanonicalEvent", "DeadLetter", "Parsed", "RawPosition", "parse_raw"]
 
@@ -68,14 +69,11 @@ class _Input:
     def dead(self, reason: str, message: str, errors: tuple[FieldError, ...] | list[FieldError] = (), *,
              index: int | None = None, record_id: str | None = None, body: bytes | None = None,
              occurred_at_ms: int | None = None) -> DeadLetter:
-        return DeadLetter(
-            reason=reason, message=message, errors=tuple(errors), tenant=self.tenant, source=self.source,
-            kind=self.kind, raw=self.raw, received_at_ms=self.received_at_ms,
-            body=self.body if body is None else body,
-            dead_letter_id=derived_id("deadletter", self.tenant, self.raw.topic, self.raw.partition, self.raw.offset,
-                                      index if index is not None else -1, reason),
-            record_index=index, record_id=record_id, delivery_id=self.delivery_id,
-            content_type=self.content_type or None, occurred_at_ms=occurred_at_ms,
+        return dead_letter(
+            writer=WRITER, subject=self.raw.subject(index), reason=reason, message=message, errors=tuple(errors),
+            tenant=self.tenant, source=self.source, kind=self.kind, raw=self.raw, received_at_ms=self.received_at_ms,
+            body=self.body if body is None else body, record_index=index, record_id=record_id,
+            delivery_id=self.delivery_id, content_type=self.content_type or None, occurred_at_ms=occurred_at_ms,
         )
 
     def event(self, entity: str, entity_id: str, deleted: bool, origin: Origin, payload: dict[str, Any] | None,

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import Any
 
-from streams.events import CanonicalEvent, DeadLetter, FieldError
+from schemas.deadletter import DeadLetter, FieldError, dead_letter
+from streams.events import CanonicalEvent
 from streams.messages import event_from_avro
 
-UNRESOLVED = "unresolved_dependency"
 # A released record stays, marked with the input that released it, for this long: if the worker dies after
 # its table writes reached the broker but before its outputs did, that input is read again after the restart,
 # and the mark says what to send again. Faust commits input offsets every second; ten minutes is ample.
 RELEASED_KEEP_MS = 10 * 60_000
-OVER_CAPACITY = "waiting_capacity_exceeded"
 
 
 def entry(kind: str, value: bytes, missing: list[str], now_ms: int) -> dict[str, Any]:
@@ -63,7 +61,9 @@ def _attempt(event: CanonicalEvent) -> object:
 
 
 def letter(event: CanonicalEvent, reason: str, missing: list[str], message: str) -> DeadLetter:
-    return DeadLetter(
+    return dead_letter(
+        writer="streams",
+        subject=event.event_id,
         reason=reason,
         message=message,
         tenant=event.tenant,
@@ -72,7 +72,6 @@ def letter(event: CanonicalEvent, reason: str, missing: list[str], message: str)
         raw=event.raw,
         received_at_ms=event.received_at_ms,
         body=event.to_avro(),
-        dead_letter_id=hashlib.sha256(f"{event.event_id}|{reason}".encode()).hexdigest(),
         errors=tuple(FieldError(dep, "not found") for dep in missing),
         record_index=event.record_index,
         record_id=event.entity_id,

@@ -45,10 +45,10 @@ class TenantCreds:
         }
 
 
-def control_api(ingress: Service, creds: TenantCreds | None, method: str, path: str, **kw: Any) -> httpx.Response:
+def control_api(control: Service, creds: TenantCreds | None, method: str, path: str, **kw: Any) -> httpx.Response:
     """A call to the control-plane API with the tenant's key (or none)."""
     headers = {"Authorization": f"Bearer {creds.control_key}"} if creds else {}
-    return httpx.request(method, f"{ingress.url}/control/v1{path}", headers=headers, timeout=30, **kw)
+    return httpx.request(method, f"{control.url}/control/v1{path}", headers=headers, timeout=30, **kw)
 
 
 def _creds(name: str) -> TenantCreds:
@@ -118,5 +118,15 @@ def ingress(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     env = {**service_env, "INGRESS_PORT": str(port), "INGRESS_DELIVERY_TIMEOUT_S": "3"}
     url = f"http://127.0.0.1:{port}"
     proc = start_service("producers", env, log, f"{url}/healthz")
+    yield Service(url, proc, log)
+    stop_service(proc)
+
+
+@pytest.fixture(scope="session")
+def control(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("logs") / "control.log"
+    url = f"http://127.0.0.1:{port}"
+    proc = start_service("control", {**service_env, "CONTROL_PORT": str(port)}, log, f"{url}/healthz")
     yield Service(url, proc, log)
     stop_service(proc)

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
+from common.kafka_admin import ensure_topics
 from common.settings import PROJECT_ROOT
-from common.topics import contract_topics
-from stack.topics import ensure_topics
+from schemas.topics import contract_topics
 
 PARTITIONS = 4
 
@@ -105,7 +105,7 @@ def start_infra() -> Infra:
         infra._stop_db = stack.postgres.stop
         infra._start_db = stack.postgres.start
         infra._closers.append(stack.stop)
-    ensure_topics(infra.bootstrap, PARTITIONS, specs=contract_topics(PARTITIONS))
+    ensure_topics(infra.bootstrap, contract_topics(PARTITIONS))
     return infra
 
 

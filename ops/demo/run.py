@@ -11,12 +11,12 @@ import sys
 import orjson
 from rich.console import Console
 
+from common.log import LogError
 from common.settings import get_settings
 from common.tenants import load_tenants
 from ops.demo import summary
 from ops.demo.college import plan
 from ops.demo.send import send_all
-from ops.log import LogError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

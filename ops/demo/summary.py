@@ -13,11 +13,11 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from common.topics import CANONICAL_ENTITIES, DEADLETTER, canonical
+from common.log import scan
 from ops.demo.college import Plan
 from ops.demo.send import SendReport
-from ops.log import scan
 from schemas.codec import UnknownSchemaError, decode
+from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, canonical
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from schemas.deadletter import INTERNAL_ERROR, INVALID_RECORD, DeadLetter, FieldError, RawPosition, dead_letter
 from streams.app import (
     EVENTS_IN,
     PARTITIONS,
@@ -20,7 +21,7 @@ from streams.app import (
     raw_topics,
 )
 from streams.emit import dead, emit
-from streams.events import INTERNAL_ERROR, INVALID_RECORD, CanonicalEvent, DeadLetter, FieldError, RawPosition
+from streams.events import CanonicalEvent
 from streams.messages import EMAIL, KIND, STUDENT
 from streams.parse import parse_raw
 from streams.tenant_mappings import mappings
@@ -43,7 +44,9 @@ def _key(tenant: str, ident: str) -> bytes:
 def _letter(ev: CanonicalEvent, body: bytes, reason: str, message: str, suffix: str,
             errors: tuple[FieldError, ...] = ()) -> DeadLetter:
     """A dead letter for a record that parsed but cannot go on; the raw body is kept for a retry."""
-    return DeadLetter(
+    return dead_letter(
+        writer="streams",
+        subject=f"{ev.event_id}:{suffix}",
         reason=reason,
         message=message,
         tenant=ev.tenant,
@@ -52,7 +55,6 @@ def _letter(ev: CanonicalEvent, body: bytes, reason: str, message: str, suffix: 
         raw=ev.raw,
         received_at_ms=ev.received_at_ms,
         body=body,
-        dead_letter_id=f"{ev.event_id}:{suffix}",
         errors=errors,
         record_index=ev.record_index,
         record_id=ev.entity_id,

@@ -7,6 +7,7 @@ import time
 
 import faust
 
+from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
 from streams import waiting
 from streams.app import (
     app,
@@ -112,7 +113,7 @@ async def _hold(key: str, ev: CanonicalEvent, value: bytes, kind: str, partition
     count_key = waiting.count_key("moodle", ev.tenant, partition)
     tenant_waiting = waiting_counts.get(count_key) or 0
     if len(waiting.live(items)) >= MAX_WAITING_PER_USER or tenant_waiting >= config.pending_cap:
-        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, ["student"], "too many records waiting"))
+        await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, ["student"], "too many records waiting"))
         return
     updated = waiting.add(items, waiting.entry(kind, value, ["student"], int(time.time() * 1000)), ev)
     moodle_pending[key] = updated

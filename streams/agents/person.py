@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
 from streams import waiting
 from streams.app import (
     app,
@@ -101,7 +102,7 @@ async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, m
     items = person_pending.get(student_key) or []
     tenant_waiting = waiting_counts.get(waiting.count_key("person", tenant, partition)) or 0
     if len(waiting.live(items)) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
-        await dead(waiting.letter(ev, waiting.OVER_CAPACITY, missing, "too many records waiting"))
+        await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
     updated = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
     person_pending[student_key] = updated

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from streams.events import FieldError
+from schemas.deadletter import FieldError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.events import FieldError
+from schemas.deadletter import FieldError
+from schemas.grades import band_from_score, letter_from_scale, letter_from_text, percent
 from streams.mapping.errors import render, validate
 from streams.mapping.zoho import Invalid
-from streams.rules.bands import band_from_score, letter_from_scale, letter_from_text, percent
 from streams.rules.grades import composite_key, grader_fields, grader_role, merge_outcomes
 from streams.sources.moodle import MoodleEnrollmentData, MoodleGradeData, MoodleUserData
 

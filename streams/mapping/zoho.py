@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.events import FieldError
+from schemas.deadletter import FieldError
+from schemas.grades import letter_from_text
+from schemas.mapping import CRITERIA_CODES, TenantMapping
 from streams.mapping.errors import render, validate
 from streams.mapping.fields import resolve, resolve_rows
-from streams.rules.bands import letter_from_text
 from streams.rules.emails import on_domains
 from streams.rules.grades import merge_outcomes
 from streams.rules.picklists import normalise
@@ -26,7 +27,6 @@ from streams.sources.zoho import (
     ZohoTeacher,
     ZohoUnit,
 )
-from streams.tenants import CRITERIA_CODES, TenantMapping
 
 
 @dataclass(frozen=True, slots=True)

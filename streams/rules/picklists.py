@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas.mapping import fold
+
 
 @dataclass(frozen=True, slots=True)
 class PicklistResult:
@@ -19,7 +21,3 @@ def normalise(value: str, canonical_by_folded: dict[str, str]) -> PicklistResult
     if known is not None:
         return PicklistResult(known, "known")
     return PicklistResult(value, "unknown")
-
-
-def fold(value: str) -> str:
-    return " ".join(value.split()).casefold()

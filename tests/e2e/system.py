@@ -20,8 +20,8 @@ import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from common.topics import RAW_MOODLE, RAW_ZOHO
 from ops.demo.college import Plan, rebase
+from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
 from tests.infra import Infra, end_offsets, free_port, start_service, stop_service
 
@@ -72,7 +72,7 @@ class System:
         }
         self._args = {"ingress": [], "streams": ["worker", "-l", "info"], "projector": ["run"], "sink": []}
         self._modules = {"ingress": "producers", "streams": "streams", "projector": "projections",
-                         "sink": "projections.zoho_sink"}
+                         "sink": "sinks.zoho"}
         self.processes = {name: Process(name, self._spawner(name)) for name in SERVICES}
         self.emulator: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ import pytest
 
 from common.tenants import MOODLE_EVENTS
 from streams.parse import CanonicalEvent, DeadLetter, RawPosition, parse_raw
-from streams.tenants import TenantMapping
+from schemas.mapping import TenantMapping
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import psycopg
 
-from common.topics import DEADLETTER
 from projections.synthetic import BASE_MS, event, produce
 from schemas.codec import MAGIC, decode, encode
+from schemas.topics import DEADLETTER
 from tests.infra import Infra, end_offsets, read_records, stop_service
 from tests.projections.helpers import new_schema, query, start_projector, wait_caught_up
 

@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from common.settings import PROJECT_ROOT
-from common.topics import CANONICAL_ENTITIES
+from schemas.topics import CANONICAL_ENTITIES
 from tests.infra import Infra, read_records
 
 

@@ -19,8 +19,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from common.settings import PROJECT_ROOT
-from common.topics import RAW_MOODLE, RAW_ZOHO
 from schemas.codec import decode
+from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, end_offsets, free_port, read_records, stop_service
 

@@ -48,12 +48,13 @@ async def test_renamed_module_and_field_are_accepted_and_mapped(
 
 
 async def test_a_field_mapping_change_is_applied_live_by_the_streams(
-        infra: Infra, ingress: Service, tenant_factory: Callable[..., TenantCreds], streams_run: StreamsRun) -> None:
+        infra: Infra, ingress: Service, control: Service, tenant_factory: Callable[..., TenantCreds],
+        streams_run: StreamsRun) -> None:
     t = tenant_factory()
     streams_run.start("w1")
     start = offsets(infra, "canonical.student")
     custom = {"entities": {"student": {"module": "Learners", "fields": {"academic_email": ["College_Mail"]}}}}
-    resp = await asyncio.to_thread(control_api, ingress, t, "PUT", "/field-mapping", json=custom)
+    resp = await asyncio.to_thread(control_api, control, t, "PUT", "/field-mapping", json=custom)
     assert resp.status_code == 200
     assert resp.json()["effective"]["entities"]["student"]["module"] == "Learners"
     await asyncio.sleep(6)  # the worker re-reads the tenants file every few seconds

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from schemas.mapping import DEFAULT_MAPPING, TenantMapping
 from streams.events import CanonicalEvent, DeadLetter
 from streams.parse import Parsed, RawPosition, parse_raw
-from streams.tenants import DEFAULT_MAPPING, TenantMapping
 
 SAMPLES = Path("/work/shared/samples")
 RECEIVED_AT = 1_762_060_000_000

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from streams.rules.bands import band_from_score, letter_from_scale, letter_from_text, percent
+from schemas.grades import band_from_score, letter_from_scale, letter_from_text, percent
 from streams.rules.grades import composite_key, grade_version, grader_fields, grader_role, merge_outcomes
 from tests.streams_unit.support import one_event, parse, student
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from streams.tenants import TenantMapping
+from schemas.mapping import TenantMapping
 from tests.streams_unit.support import FORM, dead, events, one_dead, one_event, parse, student, zoho_event
 
 

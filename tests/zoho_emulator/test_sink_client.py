@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from projections.zoho_sink.client import ZohoClient
-from projections.zoho_sink.config import ClientSettings, ZohoAccount
-from projections.zoho_sink.criteria import all_of, equals
-from projections.zoho_sink.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
-from projections.zoho_sink.results import RecordFailure, RecordSuccess
+from sinks.zoho.client import ZohoClient
+from sinks.zoho.config import ClientSettings, ZohoAccount
+from sinks.zoho.criteria import all_of, equals
+from sinks.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
+from sinks.zoho.results import RecordFailure, RecordSuccess
 from tests.zoho_emulator.harness import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator, Receiver
 
 FAST = ClientSettings(timeout_s=5, backoff_base_s=0.01, backoff_cap_s=0.05)

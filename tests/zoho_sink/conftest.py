@@ -281,7 +281,7 @@ class SinkRunner:
         }
         log = self.logs / f"sink-{zoho.tenant}-{len(self.running)}.log"
         url = f"http://127.0.0.1:{port}"
-        sink = SinkProcess(url, start_service("projections.zoho_sink", settings, log, f"{url}/metrics"), log)
+        sink = SinkProcess(url, start_service("sinks.zoho", settings, log, f"{url}/metrics"), log)
         self.running.append(sink)
         return sink
 

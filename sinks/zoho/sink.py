@@ -14,22 +14,25 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from projections.zoho_sink import sink_metrics
-from projections.zoho_sink.batching import TOPICS, Group, Pending, route
-from projections.zoho_sink.client import ZohoClient
-from projections.zoho_sink.errors import ZohoError
-from projections.zoho_sink.mapping import ZohoWrite
-from projections.zoho_sink.outcomes import Message as OutMessage
-from projections.zoho_sink.outcomes import dead_letter_message, outcome_message
-from projections.zoho_sink.probe import WriteProbe
-from projections.zoho_sink.settings import SinkSettings, SinkTenant
-from projections.zoho_sink.state import StateStore, Written
-from projections.zoho_sink.writer import Outcome, TenantWriter
 from schemas.codec import UnknownSchemaError, decode
+from schemas.topics import COMMANDS_ZOHO
+from sinks.zoho import sink_metrics
+from sinks.zoho.batching import TOPICS, Group, Pending, route
+from sinks.zoho.client import ZohoClient
+from sinks.zoho.commands import retried_event
+from sinks.zoho.errors import ZohoError
+from sinks.zoho.mapping import ZohoWrite
+from sinks.zoho.outcomes import Message as OutMessage
+from sinks.zoho.outcomes import dead_letter_message, outcome_message
+from sinks.zoho.probe import WriteProbe
+from sinks.zoho.settings import SinkSettings, SinkTenant
+from sinks.zoho.state import StateStore, Written
+from sinks.zoho.writer import Outcome, TenantWriter
 
 log = logging.getLogger("zoho_sink.sink")
 
@@ -40,6 +43,7 @@ SUPERSEDED = "superseded by a newer change in the same batch"
 class Sink:
     def __init__(self, settings: SinkSettings, tenants: dict[str, SinkTenant], bootstrap: str,
                  state: StateStore) -> None:
+        self.bootstrap = bootstrap
         self.settings = settings
         self.tenants = tenants
         self.state = state
@@ -68,23 +72,23 @@ class Sink:
     # -- consuming ----------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.consumer.subscribe(list(TOPICS), on_revoke=self._revoked, on_lost=self._revoked)
+        # librdkafka's calls block; they run on a thread so the tenants' HTTP calls and timers go on meanwhile.
+        self.consumer.subscribe([*TOPICS, COMMANDS_ZOHO], on_revoke=self._revoked, on_lost=self._revoked)
         try:
             while not stop.is_set():
-                for msg in self.consumer.consume(num_messages=500, timeout=0.1):
-                    self._take(msg)
+                for msg in await asyncio.to_thread(self.consumer.consume, 500, 0.1):
+                    await self._take(msg)
                 if self._due():
                     await self._flush()
-                await asyncio.sleep(0)
             if self.pending.consumed and not self._paused:
                 await self._flush()
         finally:
-            self.consumer.close()
-            self.producer.flush(10)
+            await asyncio.to_thread(self.consumer.close)
+            await asyncio.to_thread(self.producer.flush, 10)
             for http in self._http:
                 await http.aclose()
 
-    def _take(self, msg: Message) -> None:
+    async def _take(self, msg: Message) -> None:
         error = msg.error()
         if error is not None:
             if error.code() != KafkaError._PARTITION_EOF:
@@ -95,7 +99,10 @@ class Sink:
         write: ZohoWrite | None = None
         try:
             _, event = decode(msg.value() or b"")
-            write = route(topic, event, self.tenants)
+            if topic == COMMANDS_ZOHO:
+                write = await self._command(event)
+            else:
+                write = route(topic, event, self.tenants)
         except (UnknownSchemaError, ValueError, KeyError) as exc:
             sink_metrics.SKIPPED.labels(reason="undecodable").inc()
             log.error("event the sink cannot read skipped", extra={"topic": topic, "partition": partition,
@@ -106,6 +113,19 @@ class Sink:
         if write is not None and self._first_write_at is None:
             self._first_write_at = now
         self.pending.add((topic, partition), offset, write)
+
+    async def _command(self, command: dict[str, Any]) -> ZohoWrite | None:
+        """A retry: the named event again, as if it had just arrived (the state holds nothing for a failed write,
+        so it is written)."""
+        found = await asyncio.to_thread(retried_event, self.bootstrap, command)
+        if found is None:
+            sink_metrics.SKIPPED.labels(reason="retry_event_gone").inc()
+            log.warning("retry asks for an event no longer in the log", extra={
+                "tenant": command["tenant"], "entity": command["entity"], "event_id": command["event_id"]})
+            return None
+        log.info("retrying a write on request", extra={"tenant": command["tenant"], "entity": command["entity"],
+                                                       "event_id": command["event_id"], "reason": command["reason"]})
+        return route(found.topic, found.event, self.tenants)
 
     def _due(self) -> bool:
         if not self.pending.consumed or self._first_at is None:
@@ -143,8 +163,8 @@ class Sink:
             for group in self.pending.groups():
                 by_tenant.setdefault(group.tenant, []).append(group)
             batches = await asyncio.gather(*(self._tenant(t, gs) for t, gs in by_tenant.items()))
-            self._publish([m for batch in batches for m in batch])
-            self._commit()
+            await asyncio.to_thread(self._publish, [m for batch in batches for m in batch])
+            await asyncio.to_thread(self._commit)
         except (ZohoError, httpx.HTTPError, KafkaException, OSError) as exc:
             # Zoho or the broker is unreachable: keep the events, stop fetching more, try again later.
             sink_metrics.FLUSH_FAILURES.labels(error=type(exc).__name__).inc()

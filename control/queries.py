@@ -12,18 +12,26 @@ from psycopg_pool import AsyncConnectionPool
 
 class ProjectionQueries:
     def __init__(self, dsn: str, schema: str) -> None:
-        # Opened on first use: the webhook path of the ingress never needs a database.
-        self._pool = AsyncConnectionPool(dsn, min_size=0, max_size=4, open=False, kwargs={"autocommit": True})
+        # Opened on first use, so the service starts (and says why it is not ready) while the database is down.
+        self._pool = AsyncConnectionPool(dsn, min_size=0, max_size=4, open=False, timeout=5,
+                                           kwargs={"autocommit": True})
         self._schema = sql.Identifier(schema)
         self._opened = False
 
-    async def _rows(self, query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _rows(self, query: sql.SQL | sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
         if not self._opened:
             await self._pool.open()
             self._opened = True
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query, params)
             return await cur.fetchall()
+
+    async def reachable(self) -> bool:
+        try:
+            await self._rows(sql.SQL("SELECT 1 AS ok"), {})
+        except Exception:  # any failure to answer means not ready; the reason is in the pool's log
+            return False
+        return True
 
     async def close(self) -> None:
         if self._opened:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from projections.zoho_sink.mapping import LO_CODE, LO_FIELDS, Row
+from sinks.zoho.mapping import LO_CODE, LO_FIELDS, Row
 
 
 class _Unknown:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.zoho_sink import sink_metrics
-from projections.zoho_sink.mapping import ZohoWrite, enrollment_write, grade_write, link_write
-from projections.zoho_sink.settings import SinkTenant
+from sinks.zoho import sink_metrics
+from sinks.zoho.mapping import ZohoWrite, enrollment_write, grade_write, link_write
+from sinks.zoho.settings import SinkTenant
 
 GRADE_TOPIC = "canonical.grade"
 USER_TOPIC = "canonical.moodle_user"

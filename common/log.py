@@ -1,18 +1,20 @@
-"""Reading the log: end offsets, whole topics, one record, the tail of a topic.
+"""Reading the log: end offsets, whole topics, one record, the tail of a topic, a record searched for.
 
-Readers assign partitions explicitly and never commit, so the operator's tools leave no
-consumer group behind on the cluster (and never show up in `status`).
+The one reader used by the operator's tools, the sinks, tests and benchmarks. Readers assign
+partitions explicitly and never commit, so they leave no consumer group behind on the cluster
+(and never show up in `status`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Record:
         return None if value is None else value.decode("utf-8", "replace")
 
 
+_MURMUR2 = DefaultPartitioner()
+
+
 class LogError(RuntimeError):
     """The broker could not be reached or a topic does not exist."""
 
@@ -46,17 +51,6 @@ def _consumer(bootstrap: str) -> Consumer:
         "enable.auto.commit": False,
         "enable.partition.eof": False,
         "socket.timeout.ms": 10_000,
-    })
-
-
-def producer(bootstrap: str) -> Producer:
-    """An idempotent producer that partitions like the ingress (and faust): Java's murmur2."""
-    return Producer({
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "partitioner": "murmur2_random",
-        "compression.type": "lz4",
     })
 
 
@@ -132,6 +126,33 @@ def tail(bootstrap: str, topic: str, n: int) -> list[Record]:
     start = {p: max(low, high - n) for p, (low, high) in marks.items()}
     records = sorted(scan(bootstrap, topic, start), key=lambda r: (r.timestamp_ms, r.partition, r.offset))
     return records[-n:] if n else []
+
+
+def partition_for(key: bytes, count: int) -> int:
+    """The partition a keyed record goes to with Java's murmur2 partitioner (faust, the ingress, the streams)."""
+    every = list(range(count))
+    return int(_MURMUR2(key, every, every))
+
+
+def find_newest(bootstrap: str, topic: str, partition: int, match: Callable[[Record], bool],
+                limit: int = 200_000, window: int = 5_000) -> Record | None:
+    """The newest record of one partition that `match`es, searched backwards window by window over at most
+    the last `limit` records."""
+    marks = watermarks(bootstrap, topic)
+    if partition not in marks:
+        raise LogError(f"{topic} has no partition {partition}")
+    low, high = marks[partition]
+    end = high
+    while end > max(low, high - limit):
+        start = max(low, end - window)
+        found = None
+        for record in scan(bootstrap, topic, {partition: start}, {partition: end}, {partition}, idle_timeout=20):
+            if match(record):
+                found = record
+        if found is not None:
+            return found
+        end = start
+    return None
 
 
 def _record(msg: Any) -> Record:

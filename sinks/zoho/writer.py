@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from projections.zoho_sink import sink_metrics
-from projections.zoho_sink.client import ZohoClient
-from projections.zoho_sink.errors import ZohoRequestError
-from projections.zoho_sink.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
-from projections.zoho_sink.probe import WriteProbe
-from projections.zoho_sink.results import RecordFailure, RecordResult, RecordSuccess
-from projections.zoho_sink.state import Written
-from projections.zoho_sink.subform import RowPlan, appends, new_rows, plan, remembered
+from sinks.zoho import sink_metrics
+from sinks.zoho.client import ZohoClient
+from sinks.zoho.errors import ZohoRequestError
+from sinks.zoho.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
+from sinks.zoho.probe import WriteProbe
+from sinks.zoho.results import RecordFailure, RecordResult, RecordSuccess
+from sinks.zoho.state import Written
+from sinks.zoho.subform import RowPlan, appends, new_rows, plan, remembered
 
 log = logging.getLogger("zoho_sink.writer")
 

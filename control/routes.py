@@ -15,16 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
 from common.settings import Settings
-from common.tenants import MOODLE_EVENTS, update_tenant
-from common.topics import canonical
-from producers.appender import RawAppender
-from producers.control.queries import ProjectionQueries
-from producers.control.ratelimit import RateLimiter
-from producers.control.republish import find_event
-from producers.tenant_registry import TenantRegistry
+from common.tenants import MOODLE_EVENTS, TenantRegistry, update_tenant
+from control.commands import CommandWriter
+from control.queries import ProjectionQueries
+from control.ratelimit import RateLimiter
+from schemas.grades import LETTERS, band_from_score
+from schemas.mapping import TenantMapping, accepted_modules, mapping_of
 from schemas.registry import registry as schema_registry
-from streams.rules.bands import band_from_score
-from streams.tenants import TenantMapping
 
 
 class TenantSettingsBody(BaseModel):
@@ -37,7 +34,7 @@ class ModulesBody(BaseModel):
     enabled: list[str]
 
 
-def control_router(settings: Settings, tenants: TenantRegistry, appender: RawAppender,
+def control_router(settings: Settings, tenants: TenantRegistry, commands: CommandWriter,
                    queries: ProjectionQueries) -> APIRouter:
     limiter = RateLimiter(settings.control_rate_per_s, settings.control_burst)
 
@@ -57,19 +54,17 @@ def control_router(settings: Settings, tenants: TenantRegistry, appender: RawApp
                        responses={401: {"description": "No or wrong key"},
                                   429: {"description": "Per-tenant rate limit; see Retry-After"}})
 
-    def mapping_of(tenant: str) -> TenantMapping:
-        secrets = tenants.get(tenant)
-        assert secrets is not None
-        return TenantMapping(**secrets.mapping)
+    def tenant_mapping(tenant: str) -> TenantMapping:
+        return mapping_of(tenants.get(tenant))
 
     def view(tenant: str) -> dict[str, Any]:
         secrets = tenants.get(tenant)
         assert secrets is not None
         return {
             "tenant": tenant,
-            "zoho_modules": tenants.zoho_modules(tenant, secrets),
+            "zoho_modules": accepted_modules(secrets),
             "moodle_events": secrets.moodle_events if secrets.moodle_events is not None else list(MOODLE_EVENTS),
-            "academic_email_domains": list(mapping_of(tenant).academic_email_domains),
+            "academic_email_domains": list(tenant_mapping(tenant).academic_email_domains),
         }
 
     async def change(tenant: str, edit: Any) -> None:
@@ -106,12 +101,12 @@ def control_router(settings: Settings, tenants: TenantRegistry, appender: RawApp
 
     @router.get("/modules", summary="Enabled Zoho modules, and those the field mapping knows")
     async def get_modules(tenant: Tenant) -> dict[str, Any]:
-        available = [m.module for m in mapping_of(tenant).entities.values()]
+        available = [m.module for m in tenant_mapping(tenant).entities.values()]
         return {"enabled": view(tenant)["zoho_modules"], "available": available}
 
     @router.put("/modules", summary="Enable exactly these Zoho modules")
     async def put_modules(body: ModulesBody, tenant: Tenant) -> dict[str, Any]:
-        available = {m.module for m in mapping_of(tenant).entities.values()}
+        available = {m.module for m in tenant_mapping(tenant).entities.values()}
         unknown = sorted(set(body.enabled) - available)
         if unknown:
             raise HTTPException(422, f"not in the field mapping: {unknown}")
@@ -122,7 +117,7 @@ def control_router(settings: Settings, tenants: TenantRegistry, appender: RawApp
     async def get_mapping(tenant: Tenant) -> dict[str, Any]:
         secrets = tenants.get(tenant)
         assert secrets is not None
-        return {"overrides": secrets.mapping, "effective": mapping_of(tenant).model_dump(mode="json")}
+        return {"overrides": secrets.mapping, "effective": tenant_mapping(tenant).model_dump(mode="json")}
 
     @router.put("/field-mapping", summary="Replace the overrides; the streams apply them within seconds")
     async def put_mapping(body: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
@@ -142,22 +137,22 @@ def control_router(settings: Settings, tenants: TenantRegistry, appender: RawApp
         return {"items": rows, "count": len(rows)}
 
     @router.post("/sync-history/{partition}/{offset}/retry", status_code=202,
-                 summary="Send a failed record to Zoho again (its canonical event, re-appended)")
+                 summary="Ask the Zoho sink to write a failed record again",
+                 responses={404: {"description": "No such outcome for this tenant"},
+                            409: {"description": "The outcome did not fail"},
+                            503: {"description": "The command could not be stored; retry later"}})
     async def retry(partition: int, offset: int, tenant: Tenant) -> dict[str, Any]:
         outcome = await queries.outcome(tenant, partition, offset)
         if outcome is None:
             raise HTTPException(404, "no such outcome for this tenant")
         if outcome["action"] != "failed":
             raise HTTPException(409, f"only failed syncs are retried; this one was {outcome['action']}")
-        found = await run_in_threadpool(find_event, settings.kafka_bootstrap(), tenant, outcome["entity"],
-                                        outcome["entity_id"], outcome["event_id"], settings.topic_partitions)
-        if found is None:
-            raise HTTPException(410, "the event is no longer in the canonical topic's recent history")
-        topic = canonical(outcome["entity"])
-        done = await appender.append(topic, f"{tenant}/{outcome['entity_id']}".encode(), found,
-                                     [("retry-of", f"zoho.outcomes/{partition}/{offset}".encode())])
-        return {"republished": {"topic": done.topic, "partition": done.partition, "offset": done.offset},
-                "record_key": outcome["record_key"]}
+        try:
+            sent = await commands.retry(tenant, outcome["entity"], outcome["entity_id"], outcome["event_id"],
+                                        f"zoho.outcomes/{partition}/{offset}")
+        except RuntimeError as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+        return {"command": sent, "record_key": outcome["record_key"]}
 
     @router.get("/status", summary="Waiting records, dead letters and Zoho outcomes of this tenant")
     async def status(tenant: Tenant) -> dict[str, Any]:
@@ -173,7 +168,7 @@ def control_router(settings: Settings, tenants: TenantRegistry, appender: RawApp
                 "signature": "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC>)",
                 "timestamp_tolerance_s": settings.signature_tolerance_s,
                 "max_body_bytes": settings.ingress_max_body_bytes,
-                "grade_letters": ["D", "M", "P", "R", "RR", "F"],
+                "grade_letters": list(LETTERS),
                 "bands": {"distinction": 70, "merit": 60, "pass": 40, "example_69_99": band_from_score(69.99)},
             },
         }

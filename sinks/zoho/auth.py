@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import httpx
 
-from projections.zoho_sink import metrics
-from projections.zoho_sink.config import ClientSettings, ZohoAccount
-from projections.zoho_sink.errors import ZohoAuthError
+from sinks.zoho import metrics
+from sinks.zoho.config import ClientSettings, ZohoAccount
+from sinks.zoho.errors import ZohoAuthError
 
 log = logging.getLogger("zoho_sink.auth")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from projections.zoho_sink import sink_metrics
-from projections.zoho_sink.settings import EnrollmentOptions
+from sinks.zoho import sink_metrics
+from sinks.zoho.settings import EnrollmentOptions
 
 log = logging.getLogger("zoho_sink.mapping")
 

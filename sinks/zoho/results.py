@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from projections.zoho_sink.errors import ZohoRequestError
+from sinks.zoho.errors import ZohoRequestError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`python -m projections.zoho_sink`: the Zoho sink, with /metrics on SINK_METRICS_PORT."""
+"""`python -m sinks.zoho`: the Zoho sink, with /metrics on SINK_METRICS_PORT."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from prometheus_client import start_http_server
 
 from common.logs import setup_logging
 from common.settings import get_settings
-from projections.zoho_sink.settings import SinkSettings, describe
-from projections.zoho_sink.sink import Sink
-from projections.zoho_sink.state import StateStore
+from sinks.zoho.settings import SinkSettings, describe
+from sinks.zoho.sink import Sink
+from sinks.zoho.state import StateStore
 
 log = logging.getLogger("zoho_sink")
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
-from common.topics import DEADLETTER, ZOHO_OUTCOMES
-from projections.zoho_sink.mapping import LO_SUBFORM, ZohoWrite
-from projections.zoho_sink.writer import Outcome
 from schemas.codec import encode
-from streams.events import DeadLetter, FieldError, RawPosition
-
-ZOHO_REJECTED = "zoho_rejected"
+from schemas.deadletter import ZOHO_REJECTED, FieldError, RawPosition, dead_letter
+from schemas.keys import OutcomeKey
+from schemas.topics import DEADLETTER, ZOHO_OUTCOMES
+from sinks.zoho.mapping import LO_SUBFORM, ZohoWrite
+from sinks.zoho.writer import Outcome
 
 Message = tuple[str, bytes, bytes]
 
@@ -26,7 +24,7 @@ def outcome_message(outcome: Outcome, note: str | None = None) -> Message:
         "event_id": w.event_id, "entity": w.entity, "entity_id": w.entity_id, "fingerprint": w.fingerprint,
         "occurred_at": int(time.time() * 1000),
     }
-    return ZOHO_OUTCOMES, f"{w.tenant}/{w.module}/{w.record_key}".encode(), encode("zoho.outcome", record)
+    return ZOHO_OUTCOMES, OutcomeKey(w.tenant, w.module, w.record_key).encode(), encode("zoho.outcome", record)
 
 
 def _body(write: ZohoWrite) -> bytes:
@@ -38,14 +36,13 @@ def _body(write: ZohoWrite) -> bytes:
 
 def dead_letter_message(outcome: Outcome) -> Message:
     w = outcome.write
-    letter = DeadLetter(
-        reason=ZOHO_REJECTED,
+    # One dead letter per rejected event, whatever the number of times it is retried.
+    letter = dead_letter(
+        writer="zoho-sink", subject=f"{w.event_id}|{w.module}", reason=ZOHO_REJECTED,
         message=f"Zoho rejected {w.module} {w.record_key}: {outcome.error_code} {outcome.error_message}",
         tenant=w.tenant, source="moodle", kind=w.module,
         raw=RawPosition(str(w.raw["topic"]), int(w.raw["partition"]), int(w.raw["offset"])),
         received_at_ms=w.received_at_ms, body=_body(w),
-        # One dead letter per rejected event, whatever the number of times it is retried.
-        dead_letter_id=hashlib.sha256(f"{ZOHO_REJECTED}|{w.event_id}|{w.module}".encode()).hexdigest(),
         errors=(FieldError(outcome.error_field or w.module, f"{outcome.error_code}: {outcome.error_message}"),),
         record_id=w.record_key,
     )

@@ -1,9 +1,10 @@
-"""Idempotent topic bootstrap: create what is missing, grow what has too few partitions."""
+"""Idempotent topic bootstrap: create what is missing, grow what has too few partitions, re-assert settings."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -15,16 +16,21 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from common.topics import TopicSpec, contract_topics
-
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap: str, partitions: int, replication: int = 1,
-                  specs: list[TopicSpec] | None = None, timeout: float = 60.0) -> dict[str, str]:
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1,
+                  timeout: float = 60.0) -> dict[str, str]:
     """Return what happened to each topic: created, exists, or grown."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    wanted = specs or contract_topics(partitions)
+    wanted = specs
     report: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while True:

@@ -1,4 +1,8 @@
-"""Raw body bytes → a JSON value, for JSON and form-urlencoded bodies."""
+"""Raw body bytes → a JSON value: the one reading of JSON and form-urlencoded bodies.
+
+The ingress reads a body with it to find the record key, the streams to parse the record,
+the operator's retry to re-key it: all three see the same value for the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
 
 class BodyError(ValueError):
-    pass
+    """`status` is the HTTP answer the ingress gives for it: 400 undecodable, 415 unsupported type."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 def media_type(content_type: str) -> str:
@@ -41,3 +51,14 @@ def decode_body(body: bytes, content_type: str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BodyError(f"malformed JSON: {exc}") from None
+
+
+def decode_object(body: bytes, content_type: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A body that must be a JSON object (or a form) of one of the `allowed` media types."""
+    mtype = media_type(content_type)
+    if mtype not in allowed and not (JSON in allowed and mtype.endswith("+json")):
+        raise BodyError(f"unsupported content type {mtype or '(none)'}; use one of: {', '.join(allowed)}", 415)
+    value = decode_body(body, content_type)
+    if not isinstance(value, dict):
+        raise BodyError("expected a JSON object")
+    return value

@@ -9,11 +9,19 @@ replace the entity wholesale (the first team's mapping rows did, and lost fields
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from streams.rules.picklists import fold
+from common.tenants import TenantSecrets
+
+
+def fold(value: str) -> str:
+    """Picklist values compare case-insensitively, whitespace runs counting as one space."""
+    return " ".join(value.split()).casefold()
+
 
 # Unit criteria texts, P1…P20, M1…M9, D1…D6 (P11+ appear in some orgs).
 CRITERIA_CODES: tuple[str, ...] = (
@@ -208,3 +216,22 @@ class TenantMapping(BaseModel):
 
 
 DEFAULT_MAPPING = TenantMapping()
+
+
+@lru_cache(maxsize=256)
+def _built(overrides: bytes) -> TenantMapping:
+    return TenantMapping(**orjson.loads(overrides)) if overrides != b"{}" else DEFAULT_MAPPING
+
+
+def mapping_of(secrets: TenantSecrets | None) -> TenantMapping:
+    """A tenant's effective mapping; built once per distinct configuration (validation is not cheap)."""
+    if secrets is None or not secrets.mapping:
+        return DEFAULT_MAPPING
+    return _built(orjson.dumps(secrets.mapping, option=orjson.OPT_SORT_KEYS))
+
+
+def accepted_modules(secrets: TenantSecrets) -> list[str]:
+    """The Zoho modules a tenant may send: configured, or those of its field mapping."""
+    if secrets.zoho_modules is not None:
+        return secrets.zoho_modules
+    return [m.module for m in mapping_of(secrets).entities.values()]

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import httpx
 
-from projections.zoho_sink import metrics
-from projections.zoho_sink.auth import TokenManager
-from projections.zoho_sink.config import ClientSettings, ZohoAccount
-from projections.zoho_sink.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
-from projections.zoho_sink.results import RecordResult, RecordSuccess, parse_write_items
-from projections.zoho_sink.retry import Backoff
+from sinks.zoho import metrics
+from sinks.zoho.auth import TokenManager
+from sinks.zoho.config import ClientSettings, ZohoAccount
+from sinks.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
+from sinks.zoho.results import RecordResult, RecordSuccess, parse_write_items
+from sinks.zoho.retry import Backoff
 
 log = logging.getLogger("zoho_sink.client")
 
