@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from control.commands import CommandWriter
 from tests.infra import Infra, end_offsets, wait_until
 from tests.zoho_sink.conftest import (
     SinkRunner,
@@ -200,3 +201,29 @@ def test_student_links_and_no_echo(infra: Infra, zoho: ZohoOrg, sinks: SinkRunne
     # The same kind of write without `"trigger": []` does fire one: the check above can see a webhook.
     zoho.create("BTEC_Classes", [{"Class_Name": "fires a workflow"}], "Class_Name", trigger=True)
     assert wait_until(lambda: zoho.webhooks_fired(), 10)
+
+
+async def test_a_retry_command_writes_a_failed_record_again(infra: Infra, zoho: ZohoOrg, sinks: SinkRunner) -> None:
+    """The control plane's retry reaches Zoho through the sink (commands.zoho), once the cause is fixed in Zoho."""
+    zoho.seed(students=1)
+    # The student the grade names does not exist yet: Zoho rejects the lookup.
+    missing = str(max(int(i) for i in [*zoho.students, *zoho.classes]) + 1)
+    event = grade_event(zoho.tenant, 5100, 1, missing, zoho.classes[0])
+    sinks.start(zoho)
+    produce(infra, "canonical.grade", [event])
+    (first,) = wait_outcomes(infra, zoho.tenant, 1)
+    assert (first["action"], first["error_code"]) == ("failed", "INVALID_DATA")
+
+    # The registrar creates the student in Zoho (the emulator numbers records in order), then asks for a retry.
+    (created,) = zoho.create("BTEC_Students", [{"Academic_Email": "late@x.test", "First_Name": "Late"}],
+                             "Academic_Email")
+    assert created == missing
+    start = end_offsets(infra.bootstrap, "zoho.outcomes")
+    writer = CommandWriter(infra.bootstrap)
+    sent = await writer.retry(zoho.tenant, "grade", event["entity_id"], event["event_id"], "test")
+    writer.close()
+    assert sent["topic"] == "commands.zoho"
+    (again,) = wait_outcomes(infra, zoho.tenant, 1, start=start)
+    assert (again["action"], again["event_id"]) == ("created", event["event_id"])
+    (record,) = zoho.records()
+    assert record["Student"]["id"] == missing and record[KEY] == event["entity_id"]
