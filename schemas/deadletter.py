@@ -32,9 +32,8 @@ WAITING_CAPACITY_EXCEEDED = "waiting_capacity_exceeded"
 # Derived records a consumer cannot read or apply:
 UNDECODABLE = "undecodable_event"
 MALFORMED = "malformed_event"
-# Records an external system refused:
+# Records Zoho refused:
 ZOHO_REJECTED = "zoho_rejected"
-MOODLE_REJECTED = "moodle_rejected"
 
 # Reasons a fixed mapping or a fixed body can cure: `mzsync deadletter retry` re-appends these.
 RETRYABLE_RAW_REASONS: tuple[str, ...] = (

@@ -30,11 +30,6 @@ CRITERIA_CODES: tuple[str, ...] = (
     *(f"D{i}" for i in range(1, 7)),
 )
 
-ZOHO_ENTITIES: tuple[str, ...] = (
-    "student", "program", "unit", "class", "teacher", "enrollment", "registration", "payment", "grade",
-)
-
-
 class EntityMapping(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -204,9 +199,6 @@ class TenantMapping(BaseModel):
 
     def entity_for_module(self, module: str) -> str | None:
         return self._entity_by_module.get(module)
-
-    def module_for(self, entity: str) -> str:
-        return self.entities[entity].module
 
     def picklist(self, entity: str, field: str) -> tuple[Picklist, dict[str, str]] | None:
         """The picklist of a field and its folded-value index, or None when the field has none."""

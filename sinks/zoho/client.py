@@ -29,8 +29,8 @@ from sinks.zoho.retry import Backoff
 log = logging.getLogger("zoho_sink.client")
 
 Record = dict[str, Any]
-SEARCH_PAGE = 200
-SEARCH_MAX = 2000
+# Records per page of a read by ids (Zoho's maximum).
+PAGE_SIZE = 200
 
 
 def write_cost(records: int) -> int:
@@ -124,7 +124,7 @@ class ZohoClient:
 
     async def get_many(self, module: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
         """The records among `ids` (<= 200) that exist, in one list call; [] on 204."""
-        params = {"ids": ",".join(ids), "fields": ",".join(fields), "per_page": SEARCH_PAGE}
+        params = {"ids": ",".join(ids), "fields": ",".join(fields), "per_page": PAGE_SIZE}
         resp = await self._send("get_many", "GET", module, params=params, cost=1)
         if resp.status_code == 204:
             return []
@@ -132,27 +132,6 @@ class ZohoClient:
         if resp.status_code != 200 or "data" not in payload:
             raise self._request_error(resp, payload)
         return list(payload["data"])
-
-    async def search(self, module: str, criteria: str, *, fields: Sequence[str] | None = None,
-                     max_records: int = SEARCH_MAX) -> list[Record]:
-        """All matches (paged), [] on 204. Search reads an index: a just-written record can be missing."""
-        found: list[Record] = []
-        page = 1
-        while len(found) < max_records:
-            params: dict[str, str | int] = {"criteria": criteria, "page": page, "per_page": SEARCH_PAGE}
-            if fields:
-                params["fields"] = ",".join(fields)
-            resp = await self._send("search", "GET", f"{module}/search", params=params, cost=1)
-            if resp.status_code == 204:
-                break
-            payload = _error_body(resp)
-            if resp.status_code != 200 or "data" not in payload:
-                raise self._request_error(resp, payload)
-            found.extend(payload["data"])
-            if not payload.get("info", {}).get("more_records"):
-                break
-            page += 1
-        return found[:max_records]
 
     # -- transport ----------------------------------------------------------------------------------------
 
@@ -212,18 +191,3 @@ class ZohoClient:
     def _request_error(resp: httpx.Response, payload: dict[str, Any]) -> ZohoRequestError:
         return ZohoRequestError(resp.status_code, payload.get("code"), str(payload.get("message", resp.text[:200])),
                                 payload.get("details") if isinstance(payload.get("details"), dict) else None)
-
-
-class ZohoClientPool:
-    """One client (and so one token) per tenant, sharing one connection pool."""
-
-    def __init__(self, accounts: Sequence[ZohoAccount], settings: ClientSettings | None = None) -> None:
-        self.settings = settings or ClientSettings()
-        self._http = httpx.AsyncClient(timeout=self.settings.timeout_s)
-        self._clients = {a.tenant: ZohoClient(a, self.settings, http=self._http) for a in accounts}
-
-    def for_tenant(self, tenant: str) -> ZohoClient:
-        return self._clients[tenant]
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from sinks.zoho.client import ZohoClient
 from sinks.zoho.config import ClientSettings, ZohoAccount
-from sinks.zoho.criteria import all_of, equals
 from sinks.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
 from sinks.zoho.results import RecordFailure, RecordSuccess
 from tests.zoho_emulator.harness import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator, Receiver
@@ -187,17 +186,10 @@ async def test_timeouts_are_retried_and_upsert_stays_idempotent(emulator: Emulat
     assert [g[KEY] for g in grades] == ["u0_a1"] and grades[0]["id"] == ok.id
 
 
-async def test_search_escapes_values_and_returns_empty_on_204(emulator: Emulator) -> None:
+async def test_a_missing_record_is_none_and_an_unknown_module_a_request_error(emulator: Emulator) -> None:
     async with _client(emulator) as client:
-        await client.upsert("BTEC_Students", [
-            {"Academic_Email": "t@college.test", "Last_Name": "Smith (Jr), PhD", "City": "Beirut"},
-            {"Academic_Email": "p@college.test", "Last_Name": "Smith", "City": "Beirut"}], ["Academic_Email"])
-        found = await client.search("BTEC_Students", all_of(equals("Last_Name", "Smith (Jr), PhD"),
-                                                             equals("City", "Beirut")))
-        nothing = await client.search("BTEC_Students", equals("Academic_Email", "nobody@college.test"))
         missing = await client.get("BTEC_Students", "4876876000999999999")
         with pytest.raises(ZohoRequestError) as raised:
             await client.upsert("No_Such_Module", [{"Name": "x"}], ["Name"])
-    assert [r["Academic_Email"] for r in found] == ["t@college.test"]
-    assert nothing == [] and missing is None
+    assert missing is None
     assert raised.value.code == "INVALID_MODULE" and raised.value.status == 400
