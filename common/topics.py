@@ -1,4 +1,4 @@
-"""Topic names and their settings: part of the contract in design.md."""
+"""Topic names and their settings: part of the contract in docs/contract.md."""
 
 from __future__ import annotations
 

@@ -123,7 +123,7 @@ def _is_json(body: bytes) -> bool:
 
 
 def _key(source: str, tenant: str, kind: str, body: bytes, ctype: str) -> bytes | None:
-    """The key the ingress would give this body (design.md: the record id is read from the body)."""
+    """The key the ingress would give this body (docs/contract.md: the record id is read from the body)."""
     mtype = ctype.split(";", 1)[0].strip().lower()
     try:
         parsed = parse_object(body, mtype, (JSON, FORM) if source == "zoho" else (JSON,))

@@ -1,6 +1,6 @@
 """Record keys and delivery ids: the only things ingress reads from a body.
 
-Keys follow design.md: `tenant/module/record-id` for Zoho (record id empty for a batch)
+Keys follow docs/contract.md: `tenant/module/record-id` for Zoho (record id empty for a batch)
 and `tenant/event/entity-id` for Moodle.
 """
 

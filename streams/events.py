@@ -138,7 +138,7 @@ class DeadLetter:
 
     @property
     def key(self) -> bytes:
-        """The raw record's key (design.md), rebuilt from tenant/kind/record id when not given."""
+        """The raw record's key (docs/contract.md), rebuilt from tenant/kind/record id when not given."""
         if self.raw.key is not None:
             return self.raw.key
         return f"{self.tenant}/{self.kind}/{self.record_id or ''}".encode()

@@ -1,4 +1,4 @@
-"""Building search criteria safely: `(`, `)`, `,` and `\\` in values are backslash-escaped (reference §1)."""
+"""Building search criteria safely: `(`, `)`, `,` and `\\` in values are backslash-escaped (docs/zoho-api.md#search)."""
 
 from __future__ import annotations
 
