@@ -38,6 +38,6 @@ class TopicSpec:
 
 
 def contract_topics(partitions: int) -> list[TopicSpec]:
-    """Every topic of the design, all with one partition count so any two can be joined."""
+    """Every topic of the contract (docs/contract.md), all with one partition count so any two can be joined."""
     names = [RAW_ZOHO, RAW_MOODLE, *(canonical(e) for e in CANONICAL_ENTITIES), DEADLETTER, ZOHO_OUTCOMES]
     return [TopicSpec(name, partitions, dict(KEEP_FOREVER)) for name in names]
