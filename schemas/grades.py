@@ -6,7 +6,7 @@ import math
 
 LETTERS: tuple[str, ...] = ("D", "M", "P", "R", "RR", "F")
 
-# Inclusive lower bounds, highest first (domain.md "BTEC band from a 0–100 score").
+# Inclusive lower bounds, highest first (docs/domain.md#btec-bands).
 _BANDS: tuple[tuple[float, str], ...] = ((70.0, "D"), (60.0, "M"), (40.0, "P"))
 
 # The BTEC grading form's result indexes the site scale "Refer,Pass,Merit,Distinction".

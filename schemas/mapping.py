@@ -1,7 +1,7 @@
 """Per-tenant field mapping: which Zoho module holds each entity, which API names feed each
 canonical field (first present, non-empty name wins), picklists and the email-domain rule.
 
-Defaults are the college's real org (domain.md, prior-system.md §4). A tenant's configuration
+Defaults are the college's real org (docs/domain.md, docs/zoho-api.md#college-modules). A tenant's configuration
 only lists what differs: an entity given as `{"module": "Learners", "fields": {"academic_email":
 ["College_Mail"]}}` keeps every other default of that entity — overrides merge, they do not
 replace the entity wholesale (the first team's mapping rows did, and lost fields).

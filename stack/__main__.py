@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reset", help="stop and delete all data")
     sub.add_parser("env", help="print the environment variables that point services at this stack")
     sub.add_parser("banner", help="print URLs, a signed curl example and a psql line")
-    sub.add_parser("topics", help="create the design's topics on KAFKA_BOOTSTRAP_SERVERS (or the embedded broker)")
+    sub.add_parser("topics", help="create the contract's topics on KAFKA_BOOTSTRAP_SERVERS (or the embedded broker)")
     args = parser.parse_args(argv)
 
     settings = get_settings()

@@ -111,7 +111,7 @@ class Plan:
 
 
 def letter(score: float) -> str:
-    """domain.md: clamp to [0, 100]; ≥70 D, ≥60 M, ≥40 P, else R."""
+    """docs/domain.md, BTEC bands: clamp to [0, 100]; ≥70 D, ≥60 M, ≥40 P, else R."""
     score = min(max(score, 0.0), 100.0)
     return "D" if score >= 70 else "M" if score >= 60 else "P" if score >= 40 else "R"
 

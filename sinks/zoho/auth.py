@@ -1,6 +1,6 @@
-"""One OAuth access token per Zoho account, shared by every call, refreshed single-flight (reference §7).
+"""One OAuth access token per Zoho account, shared by every call, refreshed single-flight (docs/zoho-api.md#oauth).
 
-The first version refreshed per call and ran into Zoho's 10-tokens-per-10-minutes limit (prior-system.md §6).
+The first version refreshed per call and ran into Zoho's 10-tokens-per-10-minutes limit (docs/zoho-api.md#oauth).
 """
 
 from __future__ import annotations

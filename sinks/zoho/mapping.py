@@ -2,7 +2,7 @@
 BTEC_Enrollments for tenants that enable it).
 
 Values never exceed Zoho's field limits silently: a value that must be cut loses its tail to `limit - 3`
-characters plus `...`, with a log line and a counter (domain.md, "Field limits").
+characters plus `...`, with a log line and a counter (docs/domain.md#field-limits).
 """
 
 from __future__ import annotations

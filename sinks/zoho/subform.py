@@ -1,6 +1,6 @@
 """Subform rows to send so a record ends up with exactly the wanted rows.
 
-Zoho appends subform rows sent without an id (reference §3), so re-sending all rows duplicates them.
+Zoho appends subform rows sent without an id (docs/zoho-api.md#subforms), so re-sending all rows duplicates them.
 Rows are matched to the record's current rows by LO code: a match is updated in place by id (only the
 values that differ). A wanted code the record lacks takes over a current row that is no longer wanted
 (all its values rewritten by id), and only when none is left is it sent without an id; current rows

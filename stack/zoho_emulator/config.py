@@ -1,6 +1,6 @@
 """Emulator configuration: orgs and their credentials, limits, schema, webhooks, faults.
 
-Every behaviour the reference marks as unverified is a setting here, so a test can pin it either way.
+Every behaviour docs/zoho-api.md marks as unconfirmed is a setting here, so a test can pin it either way.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Faults(_Strict):
 
 
 class Behaviour(_Strict):
-    """Choices between behaviours the reference could not settle."""
+    """Choices between behaviours Zoho's documentation does not settle (docs/zoho-api.md)."""
 
     unknown_fields: Literal["reject", "ignore"] = "reject"
     upsert_multiple_matches: Literal["update_first", "duplicate_data"] = "update_first"

@@ -1,4 +1,4 @@
-"""Per-org API credits (rolling 24 h), concurrency and sub-concurrency (reference §6)."""
+"""Per-org API credits (rolling 24 h), concurrency and sub-concurrency (docs/zoho-api.md#credits-and-concurrency)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Zoho Accounts' refresh-token grant and the access tokens it hands out (reference §7)."""
+"""Zoho Accounts' refresh-token grant and the access tokens it hands out (docs/zoho-api.md#oauth)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Record operations of one org: insert, update, upsert, delete, get, list, search (reference §1-§4)."""
+"""Record operations of one org: insert, update, upsert, delete, get, list, search (docs/zoho-api.md#records)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-module field metadata and the default modules of the college's org (domain.md, prior-system.md §4)."""
+"""Per-module field metadata and the college org's default modules (docs/zoho-api.md#college-modules)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def _criteria_texts() -> dict[str, FieldSpec]:
 
 
 def default_modules() -> dict[str, ModuleSpec]:
-    """The college org's modules; mandatory/unique flags are the ones the prior system ran into."""
+    """The college org's modules; mandatory/unique flags are the ones the first integration ran into."""
     return {
         "BTEC_Students": ModuleSpec(fields={
             "Name": _of("autonumber", prefix="STU-"), "First_Name": _text(), "Last_Name": _text(),
@@ -138,7 +138,7 @@ def default_modules() -> dict[str, ModuleSpec]:
             "Enrollment_Type": _pick("Normal", "Recording", "Self-Study", "Not Graded"), "Student_Name": _text(),
             "Class_Name": _text(), "Enrolled_Program": _text(), "Class_Teacher": _text(),
             "Moodle_Course_ID": _text(),
-            # Not in the prior system's org: the field a college adds ("Do not allow duplicate values") so the
+            # Not in the college's org: the field a college adds ("Do not allow duplicate values") so the
             # sink can upsert Moodle enrolments, `{moodle_user_id}_{course_id}`.
             "Moodle_Enrollment_Key": _text(unique=True), **_sync_fields(),
         }),

@@ -1,4 +1,4 @@
-"""Workflow-rule webhooks to our ingress: fire-and-forget, bounded queue, failures logged (reference §8)."""
+"""Workflow-rule webhooks to our ingress: fire-and-forget, bounded queue, failures logged (docs/zoho-api.md)."""
 
 from __future__ import annotations
 

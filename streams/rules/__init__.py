@@ -1,1 +1,1 @@
-"""Business rules from domain.md as pure functions: bands and letters, grade identity, fingerprints."""
+"""Business rules of docs/domain.md as pure functions: bands and letters, grade identity, fingerprints."""

@@ -1,4 +1,4 @@
-"""Grade identity, grader roles, attempts and learning outcomes (domain.md)."""
+"""Grade identity, grader roles, attempts and learning outcomes (docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Moodle plugin events (`POST /webhooks/moodle/{event}`, samples/moodle).
+"""Moodle plugin events (`POST /webhooks/moodle/{event}`, tests/samples/moodle).
 
 Field aliases accept the first team's plugin spellings (`userid`, `courseid`, …) too.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -11,7 +12,8 @@ import httpx
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at
 
-SAMPLES = "/work/shared/samples"
+# The example bodies kept beside the tests (tests/samples/README.md says what each shape is).
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def _zoho(ingress: Service, tenant: TenantCreds, module: str, body: bytes, ctype: str = "application/json",
@@ -58,7 +60,7 @@ def test_zoho_form_urlencoded_is_stored_unchanged(infra: Infra, ingress: Service
 
 def test_zoho_batch_has_an_empty_record_id_and_token_may_come_in_a_header(
         infra: Infra, ingress: Service, tenants: dict[str, TenantCreds]) -> None:
-    with open(f"{SAMPLES}/zoho/programs_batch.json", "rb") as fh:
+    with open(SAMPLES / "zoho" / "programs_batch.json", "rb") as fh:
         body = fh.read()
     t = tenants["college-b"]
     resp = httpx.post(f"{ingress.url}/webhooks/zoho/Products", content=body, timeout=10,
@@ -73,7 +75,7 @@ def test_zoho_batch_has_an_empty_record_id_and_token_may_come_in_a_header(
 
 def test_moodle_signed_event_is_stored_with_its_webhook_id(infra: Infra, ingress: Service,
                                                            tenants: dict[str, TenantCreds]) -> None:
-    with open(f"{SAMPLES}/moodle/grade_updated.json", "rb") as fh:
+    with open(SAMPLES / "moodle" / "grade_updated.json", "rb") as fh:
         body = fh.read()
     msg_id = f"moodle-{uuid.uuid4()}"
     resp = httpx.post(f"{ingress.url}/webhooks/moodle/grade_updated", content=body,

@@ -10,7 +10,7 @@ from schemas.mapping import DEFAULT_MAPPING, TenantMapping
 from streams.events import CanonicalEvent, DeadLetter
 from streams.parse import Parsed, RawPosition, parse_raw
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 RECEIVED_AT = 1_762_060_000_000
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

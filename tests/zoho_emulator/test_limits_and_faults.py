@@ -1,4 +1,4 @@
-"""Credits, concurrency, sub-concurrency (429 without Retry-After), injected faults, inspection API (§6)."""
+"""Credits, concurrency, sub-concurrency (429, no Retry-After), injected faults, inspection API (docs/zoho-api.md)."""
 
 from __future__ import annotations
 

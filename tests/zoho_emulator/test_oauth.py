@@ -1,4 +1,4 @@
-"""The token endpoint and the 401 variants (reference §7 and §2)."""
+"""The token endpoint and the 401 variants (docs/zoho-api.md#oauth, #errors)."""
 
 from __future__ import annotations
 

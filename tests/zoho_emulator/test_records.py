@@ -1,4 +1,4 @@
-"""Insert, update, upsert, get, list, delete: status codes and envelopes as in the reference (§1, §2, §4)."""
+"""Insert, update, upsert, get, list, delete: status codes and envelopes as in docs/zoho-api.md#records."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Search criteria: and/or, escaping, `equals` acting like contains on text, 204 when nothing matches (§1)."""
+"""Search criteria: and/or, escaping, `equals` acting like contains on text, 204 on no match (docs/zoho-api.md)."""
 
 from __future__ import annotations
 

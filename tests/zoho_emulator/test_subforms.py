@@ -1,4 +1,4 @@
-"""Subform rows under update: append without id, update by id, `_delete`, `[]` clears, omitted untouched (§3)."""
+"""Subform rows on update: append without id, update by id, `_delete`, `[]` clears, omitted kept (docs/zoho-api.md)."""
 
 from __future__ import annotations
 

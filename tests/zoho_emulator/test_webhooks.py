@@ -1,4 +1,4 @@
-"""Workflow webhooks fire for writes without `trigger` (or with "workflow"), never with `trigger: []` (§0, §8)."""
+"""Workflow webhooks fire on writes without `trigger` or with "workflow", never on `trigger: []` (docs/zoho-api.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""A DUPLICATE_DATA answer turns into an update of the record it names (domain.md, "Zoho create conflicts").
+"""A DUPLICATE_DATA answer turns into an update of the record it names (docs/domain.md#zoho-create-conflicts).
 
 Provoked for real: the org's admin made Moodle_Grade_ID unique too, and a grade record the first system wrote
-holds this grade's Moodle_Grade_ID under its old key format ({user}_{course}, which domain.md says was tried).
+holds this grade's Moodle_Grade_ID under its old key format ({user}_{course}, which docs/domain.md says was tried).
 The sink's upsert on Moodle_Grade_Composite_Key matches nothing, so Zoho tries an insert, which collides.
 """
 

@@ -1,6 +1,6 @@
 """Re-grades change learning-outcome rows by id; once the sink knows every row id of a record, without a read.
 
-Zoho returns the id of a subform row it adds only on a later read (reference §3), so the first re-grade of a
+Zoho returns the id of a subform row it adds only on a later read (docs/zoho-api.md), so the first re-grade of a
 record reads it first (2 calls per 100 records). That re-grade changes rows by id only, so afterwards the sink
 knows every row id (kept in zoho_sink_state) and the next re-grade is the write alone (1 call per 100).
 """

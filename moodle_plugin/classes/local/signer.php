@@ -33,7 +33,7 @@ class signer {
     /**
      * Decode a secret into the HMAC key.
      *
-     * @param string $secret "whsec_<base64>" (the prefix is optional, as in the reference libraries).
+     * @param string $secret "whsec_<base64>" (the prefix is optional, as in the Standard Webhooks reference libraries).
      * @return string The raw key bytes.
      * @throws invalid_secret When the secret is not valid base64.
      */
