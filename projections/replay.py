@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from common import log as log_reader
 from projections.batch import BatchWriter
 from projections.migrate import checked_schema, migrate
 from projections.offsets import TopicPartitionKey, stored_offsets
@@ -33,21 +34,15 @@ REPLAY_BATCH = 20_000
 
 
 def end_offsets(bootstrap: str, topics: tuple[str, ...] = TOPICS, attempts: int = 5) -> dict[TopicPartitionKey, int]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mzsync-replay-watermarks"})
-    try:
-        for attempt in range(attempts):
-            try:
-                meta = c.list_topics(timeout=10).topics
-                return {(t, p): c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                        for t in topics if t in meta for p in meta[t].partitions}
-            except KafkaException:
-                # A broker that just started or moved a leader answers again within seconds.
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(1.0)
-        raise AssertionError("unreachable")
-    finally:
-        c.close()
+    for attempt in range(attempts):
+        try:
+            return {(t, p): high for t in topics for p, (_, high) in log_reader.watermarks(bootstrap, t).items()}
+        except log_reader.LogError:
+            # A broker that just started or moved a leader answers again within seconds.
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def catch_up(bootstrap: str, dsn: str, schema: str, targets: dict[TopicPartitionKey, int],

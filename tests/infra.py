@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
 
+from common import log
 from common.kafka_admin import ensure_topics
+from common.log import Record
 from common.settings import PROJECT_ROOT
 from schemas.topics import contract_topics
 
@@ -158,62 +159,17 @@ def stop_service(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
             proc.wait()
 
 
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: dict[str, bytes]
-
-
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-watermarks", "enable.auto.commit": False})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
+    return {p: high for p, (_, high) in log.watermarks(bootstrap, topic).items()}
 
 
-def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None,
-                 timeout: float = 20.0) -> list[Record]:
+def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None) -> list[Record]:
     """Every record from `start` (default: the beginning) up to the current end of each partition."""
-    ends = end_offsets(bootstrap, topic)
-    start = start or {}
-    todo = {p: (start.get(p, 0), end) for p, end in ends.items() if end > start.get(p, 0)}
-    if not todo:
-        return []
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-reader", "enable.auto.commit": False})
-    out: list[Record] = []
-    try:
-        c.assign([TopicPartition(topic, p, s) for p, (s, _) in todo.items()])
-        deadline = time.monotonic() + timeout
-        remaining = {p: end for p, (_, end) in todo.items()}
-        while remaining and time.monotonic() < deadline:
-            for msg in c.consume(500, timeout=0.5):
-                if msg.error():
-                    continue
-                p, off = msg.partition(), msg.offset()
-                if p in remaining and off < remaining[p]:
-                    hdrs = {k: v for k, v in (msg.headers() or [])}
-                    out.append(Record(topic, p, off, msg.key(), msg.value(), hdrs))
-                    if off + 1 >= remaining[p]:
-                        del remaining[p]
-    finally:
-        c.close()
-    return sorted(out, key=lambda r: (r.partition, r.offset))
+    return sorted(log.scan(bootstrap, topic, start), key=lambda r: (r.partition, r.offset))
 
 
 def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Record:
-    recs = read_records(bootstrap, topic, {partition: offset} | {
-        p: end for p, end in end_offsets(bootstrap, topic).items() if p != partition
-    })
-    for r in recs:
-        if r.partition == partition and r.offset == offset:
-            return r
-    raise AssertionError(f"no record at {topic}[{partition}]@{offset}")
+    return log.read_at(bootstrap, topic, partition, offset)
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
