@@ -4,7 +4,9 @@ Every key starts with the tenant and uses `/` between its parts:
 - raw topics: `tenant/module/record-id` (Zoho; record id empty for a batch) and
   `tenant/event/entity-id` (Moodle) — `RawKey`;
 - canonical topics: `tenant/entity-id` — `EntityKey`;
-- outcome topics: `tenant/module-or-entity/record-key` — `OutcomeKey`.
+- outcome topics: `tenant/module-or-entity/record-key` — `OutcomeKey`;
+- the streams' internal stage topics `tenant/email`, `tenant/moodle-user-id`, `tenant/student-id` —
+  `EntityKey` — and their state tables `tenant/kind/id` — `StateKey`.
 Ids may themselves hold `/` only in their last part; parsing splits from the left.
 """
 
@@ -67,6 +69,17 @@ class OutcomeKey(NamedTuple):
     def parse(cls, key: bytes | str) -> OutcomeKey:
         tenant, scope, record_key = RawKey.parse(key)
         return cls(tenant, scope, record_key)
+
+
+class StateKey(NamedTuple):
+    """A record of some kind held in a state table: reference data by id, the last event emitted per entity."""
+
+    tenant: str
+    kind: str
+    ident: str
+
+    def text(self) -> str:
+        return f"{self.tenant}{SEP}{self.kind}{SEP}{self.ident}"
 
 
 def _as_id(value: Any) -> str:

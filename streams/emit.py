@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas.keys import StateKey
 from streams.app import DEAD_LETTERS, DROPPED, EVENTS_OUT, canonical_topics, deadletter_topic, emitted, publish
 from streams.events import CanonicalEvent, DeadLetter
 
@@ -9,8 +10,9 @@ from streams.events import CanonicalEvent, DeadLetter
 def entity_key(event: CanonicalEvent) -> str:
     if event.entity == "grade" and event.payload:
         # Every attempt is history of its own: attempt 2 never hides a late attempt 1.
-        return f"{event.tenant}/grade/{event.entity_id}#{event.payload.get('attempt_number') or 1}"
-    return f"{event.tenant}/{event.entity}/{event.entity_id}"
+        attempt = event.payload.get("attempt_number") or 1
+        return StateKey(event.tenant, "grade", f"{event.entity_id}#{attempt}").text()
+    return StateKey(event.tenant, event.entity, event.entity_id).text()
 
 
 def is_news(event: CanonicalEvent) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.deadletter import UNRESOLVED_DEPENDENCY
+from schemas.keys import tenant_of
 from streams import waiting
 from streams.app import WAITING, config, waiting_counts
 from streams.emit import dead
@@ -40,7 +41,7 @@ async def expire(stage: str, pending: Any, partition: int, why: Callable[[list[s
                 del pending[key]
         waiting_now = len(waiting.live(keep))
         count += waiting_now
-        tenant = key.split("/", 1)[0]
+        tenant = tenant_of(key)
         per_tenant[tenant] = per_tenant.get(tenant, 0) + waiting_now
     # Recounting from the records themselves keeps the cap's counters honest.
     for tenant, total in per_tenant.items():

@@ -90,11 +90,11 @@ def resolve(entity: str, payload: dict[str, Any], student_known: bool, programs:
     return (None, missing) if missing else (filled, [])
 
 
-def ref_waits(missing: list[str]) -> list[str]:
-    """The reference-data keys (kind/id) whose arrival should wake a waiting record."""
+def ref_waits(missing: list[str]) -> list[tuple[str, str]]:
+    """The reference records (kind, id) whose arrival should wake a waiting record."""
     out = []
     for item in missing:
         kind, _, ident = item.partition(":")
         if kind in ("class", "unit", "program", "course") and ident and ident != "?":
-            out.append(f"{kind}/{ident}")
+            out.append((kind, ident))
     return out

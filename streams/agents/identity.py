@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from schemas.keys import EntityKey
 from streams.app import app, identities, identity_topic, moodle_topic, publish
 from streams.messages import EMAIL, KIND, STUDENT, event_from_avro, header
 
@@ -14,7 +15,7 @@ MAX_USERS_PER_EMAIL = 20
 async def identity(stream: faust.StreamT[bytes]) -> None:
     async for event in stream.events():
         key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
-        tenant = key.split("/", 1)[0]
+        tenant, email = EntityKey.parse(key)
         kind = header(event.headers, KIND)
         state = identities.get(key) or {"student": None, "users": []}
         if kind == "student_email":
@@ -22,9 +23,8 @@ async def identity(stream: faust.StreamT[bytes]) -> None:
             state["student"] = student
             identities[key] = state
             for muid in state["users"]:
-                await publish(moodle_topic, f"{tenant}/{muid}".encode(), value=event.value,
-                              headers={KIND: b"link", STUDENT: (student or "").encode(),
-                                       EMAIL: key.split("/", 1)[1].encode()})
+                await publish(moodle_topic, EntityKey(tenant, muid).encode(), value=event.value,
+                              headers={KIND: b"link", STUDENT: (student or "").encode(), EMAIL: email.encode()})
         elif kind == "moodle_user":
             muid = event_from_avro(event.value).entity_id
             if muid and muid not in state["users"]:
@@ -33,5 +33,5 @@ async def identity(stream: faust.StreamT[bytes]) -> None:
             headers = {KIND: b"user"}
             if state["student"]:
                 headers[STUDENT] = state["student"].encode()
-            await publish(moodle_topic, f"{tenant}/{muid}".encode(), value=event.value, headers=headers)
+            await publish(moodle_topic, EntityKey(tenant, muid).encode(), value=event.value, headers=headers)
 

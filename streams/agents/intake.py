@@ -8,6 +8,7 @@ from typing import Any
 import faust
 
 from schemas.deadletter import INTERNAL_ERROR, INVALID_RECORD, DeadLetter, FieldError, RawPosition, dead_letter
+from schemas.keys import EntityKey
 from streams.app import (
     EVENTS_IN,
     PARTITIONS,
@@ -38,7 +39,7 @@ def _h(headers: Any, name: str) -> str:
 
 
 def _key(tenant: str, ident: str) -> bytes:
-    return f"{tenant}/{ident}".encode()
+    return EntityKey(tenant, ident).encode()
 
 
 def _letter(ev: CanonicalEvent, body: bytes, reason: str, message: str, suffix: str,

@@ -8,6 +8,7 @@ import time
 import faust
 
 from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
+from schemas.keys import EntityKey, tenant_of
 from streams import waiting
 from streams.app import (
     app,
@@ -37,7 +38,7 @@ async def _emit_user(key: str, value: bytes, student: str | None, method: str | 
 
 async def _release(key: str, student: str, partition: int, pos: str) -> None:
     """Forward the user's waiting grades; send again what input `pos` released before a crash."""
-    tenant = key.split("/", 1)[0]
+    tenant = tenant_of(key)
     items = moodle_pending.get(key) or []
     now = int(time.time() * 1000)
     keep = []
@@ -45,7 +46,7 @@ async def _release(key: str, student: str, partition: int, pos: str) -> None:
         if waiting.is_released(item) and item["rb"] != pos:
             keep.append(item)
             continue
-        await publish(person_topic, f"{tenant}/{student}".encode(), value=waiting.value_of(item),
+        await publish(person_topic, EntityKey(tenant, student).encode(), value=waiting.value_of(item),
                       headers={KIND: item["k"].encode()})
         keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
     if items:
@@ -97,7 +98,7 @@ async def moodle_side(stream: faust.StreamT[bytes]) -> None:
             # Linked records go on to the student side, which joins them with their class.
             forward = b"grade" if kind == "grade" else b"moodle_enrollment"
             if link:
-                await publish(person_topic, f"{ev.tenant}/{link['student']}".encode(), value=value,
+                await publish(person_topic, EntityKey(ev.tenant, link["student"]).encode(), value=value,
                               headers={KIND: forward})
                 continue
             if kind == "enrollment":

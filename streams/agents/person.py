@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
+from schemas.keys import EntityKey, StateKey, tenant_of
 from streams import waiting
 from streams.app import (
     app,
@@ -48,14 +49,14 @@ REF_FIELDS = {
 
 def _lookup(tenant: str) -> Any:
     def lookup(kind: str, ident: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = refs.get(f"{tenant}/{kind}/{ident}")
+        found: dict[str, Any] | None = refs.get(StateKey(tenant, kind, ident).text())
         return found
 
     return lookup
 
 
 def _store_ref(ev: CanonicalEvent) -> None:
-    key = f"{ev.tenant}/{ev.entity}/{ev.entity_id}"
+    key = StateKey(ev.tenant, ev.entity, ev.entity_id).text()
     previous = refs.get(key)
     if ev.deleted:
         if previous is not None:
@@ -68,13 +69,13 @@ def _store_ref(ev: CanonicalEvent) -> None:
     stored["_v"] = ev.source_version
     refs[key] = stored
     if ev.entity == "class" and payload.get("moodle_course_id"):
-        refs[f"{ev.tenant}/course/{payload['moodle_course_id']}"] = {"class_id": ev.entity_id}
+        refs[StateKey(ev.tenant, "course", str(payload["moodle_course_id"])).text()] = {"class_id": ev.entity_id}
 
 
 async def _try(student_key: str, ev: CanonicalEvent, value: bytes, kind: str) -> list[str]:
     """Emit `ev` if its dependencies exist; return what is still missing."""
     payload = ev.payload or {}
-    tenant, student = student_key.split("/", 1)
+    tenant, student = EntityKey.parse(student_key)
     programs: dict[str, str] = registrations.get(student_key) or {}
     # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
     known = ev.entity == "moodle_enrollment" or students.get(student_key) is not None
@@ -98,7 +99,7 @@ def _count(tenant: str, partition: int, delta: int) -> None:
 
 async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, missing: list[str],
                 partition: int) -> None:
-    tenant = student_key.split("/", 1)[0]
+    tenant = tenant_of(student_key)
     items = person_pending.get(student_key) or []
     tenant_waiting = waiting_counts.get(waiting.count_key("person", tenant, partition)) or 0
     if len(waiting.live(items)) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
@@ -108,7 +109,7 @@ async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, m
     person_pending[student_key] = updated
     _count(tenant, partition, len(waiting.live(updated)) - len(waiting.live(items)))
     for ref in ref_waits(missing):
-        wkey = f"{tenant}/{ref}"
+        wkey = StateKey(tenant, *ref).text()
         sids = waiting_on.get(wkey) or []
         if student_key not in sids:
             waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
@@ -120,7 +121,7 @@ async def _recheck(student_key: str, partition: int, pos: str) -> None:
     if not items:
         return
     now = int(time.time() * 1000)
-    tenant = student_key.split("/", 1)[0]
+    tenant = tenant_of(student_key)
     keep = []
     for item in items:
         if waiting.is_released(item):
@@ -136,7 +137,7 @@ async def _recheck(student_key: str, partition: int, pos: str) -> None:
             continue
         keep.append({**item, "m": missing})
         for ref in ref_waits(missing):
-            wkey = f"{tenant}/{ref}"
+            wkey = StateKey(tenant, *ref).text()
             sids = waiting_on.get(wkey) or []
             if student_key not in sids:
                 waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
@@ -150,7 +151,7 @@ async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, value: bytes,
     missing = await _try(student_key, ev, value, "moodle_enrollment")
     if not missing:
         return
-    student = student_key.split("/", 1)[1]
+    student = EntityKey.parse(student_key).entity_id
     await emit(enriched(ev, {**(ev.payload or {}), "student_id": student, "class_id": None, "class_name": None},
                         student))
     if not ev.deleted:
@@ -178,8 +179,8 @@ async def person(stream: faust.StreamT[bytes]) -> None:
                 # Every partition holds the record; one of them publishes it.
                 await emit(ev)
             wake: set[str] = set()
-            for wkey in (f"{ev.tenant}/{ev.entity}/{ev.entity_id}",
-                         f"{ev.tenant}/course/{(ev.payload or {}).get('moodle_course_id')}"):
+            for wkey in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
+                         StateKey(ev.tenant, "course", str((ev.payload or {}).get("moodle_course_id"))).text()):
                 # Kept, not deleted: a wake replayed after a crash must find the same students.
                 wake.update(waiting_on.get(wkey) or [])
             for student_key in sorted(wake):
