@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MOODLE_EVENTS: tuple[str, ...] = (
     "user_created",
     "user_updated",
+    "user_deleted",
     "enrollment_created",
     "enrollment_updated",
     "enrollment_deleted",

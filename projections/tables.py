@@ -121,7 +121,8 @@ _STUDENT = "student_number first_name last_name full_name display_name academic_
 _GRADE = "zoho_id composite_key student_id student_name class_id class_name unit_id unit_name program_id " \
          "registration_id moodle_user_id student_email moodle_course_id moodle_course_idnumber assignment_id " \
          "assignment_name moodle_grade_id grade_name letter raw_score max_score scale_index grade_status " \
-         "attempt_date graded_at feedback grader_role grader_name grader_moodle_id iv_name iv_moodle_id modified_at"
+         "attempt_date graded_at feedback grader_role grader_name grader_moodle_id iv_name iv_moodle_id modified_at " \
+         "workflow_state released"
 
 ENTITY_TABLES: dict[str, EntityTable] = {t.entity: t for t in (
     _t("student", _STUDENT),

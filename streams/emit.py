@@ -27,11 +27,17 @@ def is_news(event: CanonicalEvent) -> bool:
     if last["fp"] == event.fingerprint and last["del"] == event.deleted:
         DROPPED.labels("unchanged").inc()
         return False
-    if event.source_version < last["v"]:
-        # An older version arriving late never overwrites a newer one.
+    if event.source_version < last["v"] or (event.source_version == last["v"] and
+                                              _sequence(event) < (last.get("seq") or 0)):
+        # An older version arriving late never overwrites a newer one; within one version (one second of a
+        # Moodle record's life) the plugin's sequence says which change came last.
         DROPPED.labels("out_of_date").inc()
         return False
     return True
+
+
+def _sequence(event: CanonicalEvent) -> int:
+    return int((event.payload or {}).get("sequence") or 0)
 
 
 async def emit(event: CanonicalEvent) -> None:
@@ -40,7 +46,7 @@ async def emit(event: CanonicalEvent) -> None:
         return
     await publish(canonical_topics[event.entity], event.key, value=event.to_avro())
     emitted[entity_key(event)] = {"fp": event.fingerprint, "v": event.source_version, "del": event.deleted,
-                                  "eid": event.event_id}
+                                  "eid": event.event_id, "seq": _sequence(event)}
     EVENTS_OUT.labels(event.entity, event.event_type).inc()
 
 

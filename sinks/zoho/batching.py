@@ -46,6 +46,9 @@ def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> 
             reason = "grades_disabled"
         elif event["event_type"] != "GradeRecorded" or not payload.get("student_id"):
             reason = "grade_not_joined"
+        elif payload.get("released") is False and not tenant.options.unreleased_grades:
+            # Older plugins send no release flag (None): their grades were always final.
+            reason = "grade_not_released"
         else:
             return grade_write(event)
     elif topic == USER_TOPIC:

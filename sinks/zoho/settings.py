@@ -35,6 +35,8 @@ class TenantOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     grades: bool = True
+    # Grades still in Moodle's marking workflow (not released to the student) reach Zoho only when on.
+    unreleased_grades: bool = False
     student_links: bool = True
     enrollments: EnrollmentOptions | None = None
 
@@ -48,7 +50,7 @@ class SinkTenant(BaseModel):
 
 def parse_accounts(text: str) -> dict[str, SinkTenant]:
     """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
-    "grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?, "enrollment_type"?}}]}`: one Zoho org
+    "grades"?, "unreleased_grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?, "enrollment_type"?}}]}`: one Zoho org
     per tenant."""
     tenants: dict[str, SinkTenant] = {}
     for entry in json.loads(text)["accounts"]:

@@ -13,12 +13,13 @@ from schemas.deadletter import FieldError
 from schemas.grades import band_from_score, letter_from_scale, letter_from_text, percent
 from streams.mapping.errors import render, validate
 from streams.mapping.zoho import Invalid
-from streams.rules.grades import composite_key, grader_fields, grader_role, merge_outcomes
+from streams.rules.grades import composite_key, grade_status, grader_fields, grader_role, merge_outcomes
 from streams.sources.moodle import MoodleEnrollmentData, MoodleGradeData, MoodleUserData
 
 MOODLE_ENTITIES: dict[str, str] = {
     "user_created": "moodle_user",
     "user_updated": "moodle_user",
+    "user_deleted": "moodle_user",
     "enrollment_created": "moodle_enrollment",
     "enrollment_updated": "moodle_enrollment",
     "enrollment_deleted": "moodle_enrollment",
@@ -51,7 +52,12 @@ _DEFAULT_SOURCES = {
 }
 
 
-def _user(data: dict[str, Any]) -> MoodleMapped | Invalid:
+def _sequenced(payload: dict[str, Any], sequence: int | None) -> dict[str, Any]:
+    # Only a plugin that sends a sequence adds the field: older events keep their fingerprints.
+    return payload if sequence is None else {**payload, "sequence": sequence}
+
+
+def _user(data: dict[str, Any], deleted: bool) -> MoodleMapped | Invalid:
     m, errors = validate(MoodleUserData, data, _sources(data))
     if m is None:
         return Invalid(None, tuple(errors))
@@ -59,7 +65,8 @@ def _user(data: dict[str, Any]) -> MoodleMapped | Invalid:
         "moodle_user_id": m.moodle_user_id, "username": m.username, "email": m.email, "first_name": m.first_name,
         "last_name": m.last_name, "idnumber": m.idnumber, "student_id": None, "link_method": None,
     }
-    return MoodleMapped("moodle_user", m.moodle_user_id, False, payload, m.time_modified, None)
+    return MoodleMapped("moodle_user", m.moodle_user_id, deleted, _sequenced(payload, m.sequence), m.time_modified,
+                        None)
 
 
 def _enrollment(data: dict[str, Any], deleted: bool) -> MoodleMapped | Invalid:
@@ -72,7 +79,7 @@ def _enrollment(data: dict[str, Any], deleted: bool) -> MoodleMapped | Invalid:
         "status": None if m.status is None else _ENROLMENT_STATUS.get(m.status, str(m.status)),
         "time_start": m.time_start, "time_end": m.time_end,
     }
-    return MoodleMapped("moodle_enrollment", m.enrolment_id, deleted, payload, None, None)
+    return MoodleMapped("moodle_enrollment", m.enrolment_id, deleted, _sequenced(payload, m.sequence), None, None)
 
 
 def _letter(m: MoodleGradeData) -> str | None:
@@ -115,6 +122,8 @@ def _grade(data: dict[str, Any]) -> MoodleMapped | Invalid:
             "code": row.code, "title": None, "description": row.description, "identification": None,
             "score": row.score, "feedback": row.feedback, "achieved": None if row.score is None else row.score >= 1.0,
         })
+    released = m.released if m.released is not None else (
+        None if m.workflow_state is None else m.workflow_state == "released")
     key = composite_key(m.moodle_user_id, m.assignment_id)
     attempt = 1 if m.attempt_number is None else m.attempt_number
     payload = {
@@ -123,12 +132,15 @@ def _grade(data: dict[str, Any]) -> MoodleMapped | Invalid:
         "moodle_user_id": m.moodle_user_id, "student_email": m.user_email, "moodle_course_id": m.course_id,
         "moodle_course_idnumber": m.course_idnumber, "assignment_id": m.assignment_id,
         "assignment_name": m.assignment_name, "moodle_grade_id": m.grade_id, "grade_name": None, "letter": letter,
-        "raw_score": m.raw_grade, "max_score": m.grade_max, "scale_index": m.scale_index, "grade_status": m.status,
+        "raw_score": m.raw_grade, "max_score": m.grade_max, "scale_index": m.scale_index,
+        "grade_status": grade_status(m.workflow_state, released, m.status),
         "attempt_number": attempt, "attempt_date": None,
         "graded_at": m.time_graded, "feedback": m.feedback, "grader_role": role,
         "grader_name": people.grader_name, "grader_moodle_id": people.grader_moodle_id, "iv_name": people.iv_name,
         "iv_moodle_id": people.iv_moodle_id, "learning_outcomes": merge_outcomes(outcomes), "modified_at": None,
     }
+    if m.workflow_state is not None or m.released is not None or m.sequence is not None:
+        payload |= {"workflow_state": m.workflow_state, "released": released, "sequence": m.sequence}
     return MoodleMapped("grade", key, False, payload, m.time_graded, attempt, tuple(warnings))
 
 
@@ -137,5 +149,5 @@ def map_event(event: str, data: dict[str, Any]) -> MoodleMapped | Invalid:
     if event == "grade_updated":
         return _grade(data)
     if event.startswith("user_"):
-        return _user(data)
+        return _user(data, deleted=event == "user_deleted")
     return _enrollment(data, deleted=event == "enrollment_deleted")

@@ -80,3 +80,24 @@ def merge_outcomes(rows: Iterable[Mapping[str, object]]) -> list[dict[str, objec
             if value is not None and value != "" and current.get(field) in (None, ""):
                 current[field] = value
     return [merged[code] for code in sorted(merged, key=criterion_sort_key)]
+
+
+# Moodle's marking workflow states and the BTEC_Grades Grade_Status picklist value each one is.
+WORKFLOW_STATUS: dict[str, str] = {
+    "notmarked": "Not Marked",
+    "inmarking": "In Marking",
+    "readyforreview": "Marking completed",
+    "inreview": "In review",
+    "readyforrelease": "Ready for release",
+    "released": "Released",
+}
+
+
+def grade_status(workflow_state: str | None, released: bool | None, legacy: str | None) -> str | None:
+    """Grade_Status of a Moodle grade: its workflow state's label; a released grade without a workflow is
+    Released; the first plugin's free-text status is kept as it came (the sink leaves out what Zoho lacks)."""
+    if workflow_state is not None:
+        return WORKFLOW_STATUS.get(workflow_state.strip().lower(), workflow_state)
+    if released:
+        return "Released"
+    return legacy

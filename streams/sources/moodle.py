@@ -36,6 +36,8 @@ class MoodleUserData(BaseModel):
     last_name: Name = _alias("lastname", "last_name")
     idnumber: Text = None
     time_modified: EpochMs = _alias("timemodified", "time_modified")
+    # The plugin's per-record counter, taken when the change happened (orders changes within one second).
+    sequence: OptInt = None
 
 
 class MoodleEnrollmentData(BaseModel):
@@ -50,6 +52,7 @@ class MoodleEnrollmentData(BaseModel):
     status: OptInt = None
     time_start: EpochMs = _alias("time_start", "timestart")
     time_end: EpochMs = _alias("time_end", "timeend")
+    sequence: OptInt = None
 
 
 class MoodleGrader(BaseModel):
@@ -87,7 +90,11 @@ class MoodleGradeData(BaseModel):
     scale_index: OptInt = _alias("scale_index", "btec_scale_index")
     # A letter set by the plugin's own tasks: RR (double refer), F (failed to submit).
     letter: Text = _alias("letter", "btec_grade")
-    status: Text = _alias("status", "workflow_state")
+    # The first plugin's free-text status; today's sends the marking workflow state and whether it is released.
+    status: Text = None
+    workflow_state: Text = None
+    released: bool | None = None
+    sequence: OptInt = None
     attempt_number: OptInt = None
     time_graded: EpochMs = _alias("time_graded", "timegraded")
     grader: MoodleGrader | None = None

@@ -7,7 +7,7 @@ from typing import Any
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
 from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, offsets, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, offsets, settled, wait_for
 
 
 async def test_enrolment_before_its_link_and_class_is_joined_once_they_arrive(
@@ -82,3 +82,33 @@ async def test_unenrolment_of_a_linked_user_carries_student_and_class(
     assert event, "the unenrolment never came out"
     assert event["payload"]["student_id"] == sid
     assert event["payload"]["class_id"] == cid
+
+
+async def test_the_plugins_sequence_orders_changes_made_in_the_same_second(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    """Suspended then reactivated within one second, delivered the other way round: the reactivation stands."""
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.moodle_enrollment")
+    streams_run.start("w1")
+
+    def change(status: int, sequence: int) -> dict[str, Any]:
+        body = college.moodle_enrolment(7303, 90, 99003, event="enrollment_updated")
+        body["data"] |= {"status": status, "sequence": sequence}
+        return body
+
+    def events() -> list[dict[str, Any]]:
+        return canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
+
+    async with sender.client() as client:
+        await sender.moodle(client, "enrollment_updated", change(0, 3))
+        assert await wait_for(events, within=60)
+        await sender.moodle(client, "enrollment_updated", change(1, 2))
+        await settled(infra, streams_run)
+        out = events()
+        assert [(e["payload"]["status"], e["payload"]["sequence"]) for e in out] == [("active", 3)]
+        # In order, both states go out and the last one stands.
+        await sender.moodle(client, "enrollment_updated", change(1, 4))
+        await sender.moodle(client, "enrollment_updated", change(0, 5))
+        await settled(infra, streams_run)
+    assert [(e["payload"]["status"], e["payload"]["sequence"]) for e in events()] == [
+        ("active", 3), ("suspended", 4), ("active", 5)]

@@ -150,3 +150,38 @@ def test_moodle_float_user_id_is_rejected() -> None:
     body = copy.deepcopy(grade_body())
     body["data"]["moodle_user_id"] = 412.0
     assert one_dead(parse("moodle", "grade_updated", body)).errors[0].field == "data.moodle_user_id"
+
+
+@pytest.mark.parametrize(("state", "status", "released"), [
+    ("notmarked", "Not Marked", False), ("inmarking", "In Marking", False),
+    ("readyforreview", "Marking completed", False), ("inreview", "In review", False),
+    ("readyforrelease", "Ready for release", False), ("released", "Released", True)])
+def test_marking_workflow_state_becomes_grade_status_and_released(state: str, status: str, released: bool) -> None:
+    payload = grade_payload(workflow_state=state, sequence=7)
+    assert (payload["workflow_state"], payload["grade_status"], payload["released"]) == (state, status, released)
+    assert payload["sequence"] == 7
+
+
+def test_a_grade_without_marking_workflow_is_released_when_the_plugin_says_so() -> None:
+    payload = grade_payload(workflow_state=None, released=True)
+    assert (payload["workflow_state"], payload["released"], payload["grade_status"]) == (None, True, "Released")
+
+
+def test_an_older_plugins_grade_keeps_its_fingerprint_fields() -> None:
+    payload = grade_payload(workflow_state=None, released=None, sequence=None)
+    assert not {"workflow_state", "released", "sequence"} & set(payload)
+
+
+def test_grades_in_each_workflow_state_are_distinct_events() -> None:
+    events = [one_event(parse("moodle", "grade_updated", grade_body(workflow_state=s, sequence=i)))
+              for i, s in enumerate(("inmarking", "readyforrelease", "released"))]
+    assert len({e.fingerprint for e in events}) == 3 and len({e.event_id for e in events}) == 3
+
+
+def test_user_deleted_is_a_delete_of_the_user() -> None:
+    body = json.loads(sample("moodle/user_created.json"))
+    body["event_type"] = "user_deleted"
+    body["data"]["sequence"] = 3
+    ev = one_event(parse("moodle", "user_deleted", body))
+    assert (ev.event_type, ev.entity_id, ev.deleted) == ("MoodleUserDeleted", "412", True)
+    assert ev.payload is not None and ev.payload["sequence"] == 3

@@ -210,7 +210,8 @@ def link_event(tenant: str, user: int, student_id: str, method: str) -> dict[str
 
 def produce(infra: Infra, topic: str, events: list[dict[str, Any]]) -> None:
     name = topic.removeprefix("canonical.")
-    producer = Producer({"bootstrap.servers": infra.bootstrap, "linger.ms": 20})
+    # Partitioned like the streams write them (Java murmur2), so readers find a key where it would be.
+    producer = Producer({"bootstrap.servers": infra.bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"})
     for event in events:
         producer.produce(topic, encode(f"canonical.{name}", event), f"{event['tenant']}/{event['entity_id']}")
     assert producer.flush(20) == 0

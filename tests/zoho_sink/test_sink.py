@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import time
+import uuid
 from collections import Counter
 
 from control.commands import CommandWriter
@@ -227,3 +230,41 @@ async def test_a_retry_command_writes_a_failed_record_again(infra: Infra, zoho: 
     assert (again["action"], again["event_id"]) == ("created", event["event_id"])
     (record,) = zoho.records()
     assert record["Student"]["id"] == missing and record[KEY] == event["entity_id"]
+
+
+def _in_workflow(event: dict[str, object], state: str, released: bool, status: str) -> dict[str, object]:
+    changed = copy.deepcopy(event)
+    payload = changed["payload"]
+    assert isinstance(payload, dict)
+    payload |= {"workflow_state": state, "released": released, "grade_status": status}
+    changed["fingerprint"] = uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(payload, sort_keys=True)).hex
+    changed["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, str(changed["fingerprint"])))
+    return changed
+
+
+def test_unreleased_grades_wait_for_release_unless_the_tenant_wants_them(infra: Infra, zoho: ZohoOrg,
+                                                                         sinks: SinkRunner) -> None:
+    zoho.seed(students=2)
+    marking = [_in_workflow(grade_event(zoho.tenant, 5200 + s, 1, zoho.students[s], zoho.classes[0],
+                                        graded_ms=1_760_000_000_000), "inmarking", False, "In Marking")
+               for s in range(2)]
+    ready = _in_workflow(grade_event(zoho.tenant, 5201, 1, zoho.students[1], zoho.classes[0],
+                                     graded_ms=1_760_000_100_000), "readyforrelease", False, "Ready for release")
+    released = _in_workflow(grade_event(zoho.tenant, 5200, 1, zoho.students[0], zoho.classes[0],
+                                        graded_ms=1_760_000_200_000), "released", True, "Released")
+    # Default: a grade the student cannot see yet stays out of Zoho; once released it is written.
+    sinks.start(zoho)
+    produce(infra, "canonical.grade", [*marking, ready, released])
+    (done,) = wait_outcomes(infra, zoho.tenant, 1)
+    assert (done["action"], done["record_key"]) == ("created", "5200_1")
+    time.sleep(2)  # linger a few flushes: nothing else may come
+    assert len(outcomes(infra, zoho.tenant)) == 1
+    assert [(r[KEY], r["Grade_Status"]) for r in zoho.records()] == [("5200_1", "Released")]
+
+    # A tenant that wants them sees every marking stage in Grade_Status.
+    sinks.stop_all()
+    start = end_offsets(infra.bootstrap, "zoho.outcomes")
+    sinks.start(zoho, options={"unreleased_grades": True})
+    wait_outcomes(infra, zoho.tenant, 4, start=start)
+    assert sorted((r[KEY], r["Grade_Status"]) for r in zoho.records()) == [
+        ("5200_1", "Released"), ("5201_1", "Ready for release")]
