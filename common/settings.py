@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     signature_tolerance_s: int = Field(default=300, alias="SIGNATURE_TOLERANCE_S")
 
     projections_schema: str = Field(default="projections", alias="PROJECTIONS_SCHEMA")
+    # The operator's key for the control plane's tenant routes; unset means the tenants file's `operator_key`.
+    control_operator_key: str | None = Field(default=None, alias="CONTROL_OPERATOR_KEY")
     control_rate_per_s: float = Field(default=5.0, alias="CONTROL_RATE_PER_S")
     control_burst: int = Field(default=20, alias="CONTROL_BURST")
 

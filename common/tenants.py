@@ -47,10 +47,18 @@ class TenantSecrets(BaseModel):
     mapping: dict[str, Any] = Field(default_factory=dict)
     # Bearer key of the control-plane API; the key alone decides which tenant a caller is.
     control_api_key: str | None = None
+    # A disabled tenant's webhooks and control-plane calls are refused; its data stays.
+    disabled: bool = False
+
+
+# What `rotate` can renew.
+ROTATABLE: tuple[str, ...] = ("moodle_webhook_secret", "zoho_webhook_token", "control_api_key")
 
 
 class TenantsConfig(BaseModel):
     tenants: dict[str, TenantSecrets]
+    # Bearer key of the control plane's operator routes (tenants: create, list, disable, rotate).
+    operator_key: str | None = None
 
     def get(self, tenant: str) -> TenantSecrets | None:
         return self.tenants.get(tenant)
@@ -65,26 +73,56 @@ def new_tenant() -> TenantSecrets:
                          control_api_key=secrets.token_urlsafe(32))
 
 
-def update_tenant(settings: Settings, tenant: str, change: Callable[[dict[str, Any]], None]) -> TenantSecrets:
-    """Apply `change` to one tenant's entry of the tenants file, atomically and under a lock.
+def new_secret(name: str) -> str:
+    return new_moodle_secret() if name == "moodle_webhook_secret" else secrets.token_urlsafe(32)
 
-    Every service re-reads the file when it changes, so an update takes effect without a restart.
-    """
+
+def _edit(settings: Settings, change: Callable[[dict[str, Any]], TenantSecrets]) -> TenantSecrets:
+    """Apply `change` to the tenants file's data, atomically and under a lock; every service re-reads the file
+    when it changes, so a change takes effect without a restart."""
     if settings.tenants_json:
         raise PermissionError("tenants come from TENANTS_JSON (read-only); use TENANTS_FILE to change them live")
     path = settings.resolved_tenants_file()
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(path.read_text())
-        entry = data["tenants"][tenant]
-        change(entry)
-        updated = TenantSecrets.model_validate(entry)
+        changed = change(data)
+        TenantsConfig.model_validate(data)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2)
         tmp.replace(path)
-    return updated
+    return changed
+
+
+def update_tenant(settings: Settings, tenant: str, change: Callable[[dict[str, Any]], None]) -> TenantSecrets:
+    """Apply `change` to one tenant's entry of the tenants file (KeyError: no such tenant)."""
+
+    def edit(data: dict[str, Any]) -> TenantSecrets:
+        entry = data["tenants"][tenant]
+        change(entry)
+        return TenantSecrets.model_validate(entry)
+
+    return _edit(settings, edit)
+
+
+def create_tenant(settings: Settings, tenant: str) -> TenantSecrets:
+    """A new tenant with fresh secrets (FileExistsError: the name is taken)."""
+
+    def edit(data: dict[str, Any]) -> TenantSecrets:
+        if tenant in data["tenants"]:
+            raise FileExistsError(f"tenant {tenant!r} exists")
+        created = new_tenant()
+        data["tenants"][tenant] = created.model_dump()
+        return created
+
+    return _edit(settings, edit)
+
+
+def rotate_secrets(settings: Settings, tenant: str, names: list[str]) -> TenantSecrets:
+    """New values for the named secrets of one tenant; the old ones stop working at once."""
+    return update_tenant(settings, tenant, lambda entry: entry.update({n: new_secret(n) for n in names}))
 
 
 def load_tenants(settings: Settings) -> TenantsConfig:
@@ -99,10 +137,19 @@ def load_tenants(settings: Settings) -> TenantsConfig:
 
 
 def ensure_tenants_file(path: Path, default_tenant: str) -> TenantsConfig:
-    """Create a tenants file with fresh secrets for the default tenant if none exists."""
+    """Create a tenants file with fresh secrets for the default tenant if none exists; give a file from before
+    operator keys one."""
     if path.exists():
-        return TenantsConfig.model_validate_json(path.read_text())
-    config = TenantsConfig(tenants={default_tenant: new_tenant()})
+        config = TenantsConfig.model_validate_json(path.read_text())
+        if config.operator_key is None:
+            config.operator_key = secrets.token_urlsafe(32)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(config.model_dump(), fh, indent=2)
+            tmp.replace(path)
+        return config
+    config = TenantsConfig(tenants={default_tenant: new_tenant()}, operator_key=secrets.token_urlsafe(32))
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written 0600: it holds secrets.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -144,9 +191,15 @@ class TenantRegistry:
         self.get("")
         found = None
         for name, entry in self._config.tenants.items():
-            if entry.control_api_key and hmac.compare_digest(entry.control_api_key.encode(), key.encode()):
+            if entry.control_api_key and hmac.compare_digest(entry.control_api_key.encode(), key.encode()) \
+                    and not entry.disabled:
                 found = name
         return found
+
+    def is_operator(self, key: str) -> bool:
+        self.get("")
+        operator = self._settings.control_operator_key or self._config.operator_key
+        return bool(operator) and hmac.compare_digest(str(operator).encode(), key.encode())
 
     def get(self, tenant: str) -> TenantSecrets | None:
         now = time.monotonic()

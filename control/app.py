@@ -23,6 +23,7 @@ from common.tenants import TenantRegistry
 from control.commands import CommandWriter
 from control.queries import ProjectionQueries
 from control.routes import control_router
+from control.tenants import tenants_router
 
 log = logging.getLogger("control")
 
@@ -30,6 +31,8 @@ log = logging.getLogger("control")
 def _route_label(path: str) -> str:
     if path.startswith("/control/v1/sync-history/") and path.endswith("/retry"):
         return "/control/v1/sync-history/{partition}/{offset}/retry"
+    if path.startswith("/control/v1/tenants/"):
+        return "/control/v1/tenants/{tenant}/" + path.rsplit("/", 1)[-1] if path.count("/") == 5 else "other"
     if path.startswith("/control/v1/") or path in ("/healthz", "/readyz", "/metrics"):
         return path if path.count("/") <= 3 else "other"
     return "other"
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(HTTP.middleware)
     app.include_router(control_router(settings, tenants, commands, queries))
+    app.include_router(tenants_router(settings, tenants))
 
     def _json(data: dict[str, str], status: int = 200) -> Response:
         return Response(orjson.dumps(data), status_code=status, media_type="application/json")

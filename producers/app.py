@@ -45,6 +45,7 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "Malformed JSON or form body"},
     401: {"description": "Unknown tenant, missing or wrong signature / token"},
+    403: {"description": "The tenant is disabled"},
     404: {"description": "Unknown module or event; the answer lists the valid ones"},
     413: {"description": "Body over the size limit (default 1 MiB)"},
     415: {"description": "Unsupported content type"},
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secrets = tenants.get(tenant) if _TENANT_RE.match(tenant) else None
         if secrets is None:
             return _error(401, "unknown tenant", request_id)
+        if secrets.disabled:
+            return _error(403, "tenant disabled", request_id)
         return Received(received_at, request_id, tenant, secrets, body)
 
     zoho_body = {

@@ -18,6 +18,8 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.infra import Infra, Service, free_port, start_infra, start_service, stop_service
 
+OPERATOR_KEY = "operator-key-0123456789abcdef"
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
@@ -127,6 +129,7 @@ def control(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     port = free_port()
     log = tmp_path_factory.mktemp("logs") / "control.log"
     url = f"http://127.0.0.1:{port}"
-    proc = start_service("control", {**service_env, "CONTROL_PORT": str(port)}, log, f"{url}/healthz")
+    env = {**service_env, "CONTROL_PORT": str(port), "CONTROL_OPERATOR_KEY": OPERATOR_KEY}
+    proc = start_service("control", env, log, f"{url}/healthz")
     yield Service(url, proc, log)
     stop_service(proc)

@@ -50,8 +50,8 @@ class SinkTenant(BaseModel):
 
 def parse_accounts(text: str) -> dict[str, SinkTenant]:
     """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
-    "grades"?, "unreleased_grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?, "enrollment_type"?}}]}`: one Zoho org
-    per tenant."""
+    "grades"?, "unreleased_grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?,
+    "enrollment_type"?}}]}`: one Zoho org per tenant."""
     tenants: dict[str, SinkTenant] = {}
     for entry in json.loads(text)["accounts"]:
         options = {k: entry[k] for k in TenantOptions.model_fields if k in entry}

@@ -19,9 +19,9 @@ def _event(payload: dict[str, Any] | None) -> dict[str, Any]:
             "fingerprint": "f", "payload": payload}
 
 
-def test_both_versions_are_kept_and_v2_is_todays() -> None:
-    assert kept_versions()["canonical.moodle_enrollment"] == [1, 2]
-    assert registry().latest("canonical.moodle_enrollment").version == 2
+def test_every_version_is_kept_and_v3_is_todays() -> None:
+    assert kept_versions()["canonical.moodle_enrollment"] == [1, 2, 3]
+    assert registry().latest("canonical.moodle_enrollment").version == 3
 
 
 def test_a_v1_event_reads_with_the_new_ids_null() -> None:
