@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sinks.zoho.config import ClientSettings, ZohoAccount
+from common.zoho.config import ClientSettings, ZohoAccount
 
 
 class EnrollmentOptions(BaseModel):

@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from common.zoho.client import ZohoClient
+from common.zoho.errors import ZohoError
 from schemas.codec import UnknownSchemaError, decode
 from schemas.topics import COMMANDS_ZOHO
 from sinks.zoho import sink_metrics
 from sinks.zoho.batching import TOPICS, Group, Pending, route
-from sinks.zoho.client import ZohoClient
 from sinks.zoho.commands import retried_event
-from sinks.zoho.errors import ZohoError
 from sinks.zoho.mapping import ZohoWrite
 from sinks.zoho.outcomes import Message as OutMessage
 from sinks.zoho.outcomes import dead_letter_message, outcome_message

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from common.zoho.client import ZohoClient
+from common.zoho.errors import ZohoRequestError
+from common.zoho.results import RecordFailure, RecordResult, RecordSuccess
 from sinks.zoho import sink_metrics
-from sinks.zoho.client import ZohoClient
-from sinks.zoho.errors import ZohoRequestError
 from sinks.zoho.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
 from sinks.zoho.probe import WriteProbe
-from sinks.zoho.results import RecordFailure, RecordResult, RecordSuccess
 from sinks.zoho.state import Written
 from sinks.zoho.subform import RowPlan, appends, new_rows, plan, remembered
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from sinks.zoho.client import ZohoClient
-from sinks.zoho.config import ClientSettings, ZohoAccount
-from sinks.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
-from sinks.zoho.results import RecordFailure, RecordSuccess
+from common.zoho.client import ZohoClient
+from common.zoho.config import ClientSettings, ZohoAccount
+from common.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
+from common.zoho.results import RecordFailure, RecordSuccess
 from tests.zoho_emulator.harness import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Emulator, Receiver
 
 FAST = ClientSettings(timeout_s=5, backoff_base_s=0.01, backoff_cap_s=0.05)

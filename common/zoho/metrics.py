@@ -1,4 +1,4 @@
-"""Prometheus metrics of the Zoho client, on the default registry so the sink's /metrics shows them."""
+"""Prometheus metrics of the Zoho client, on the default registry so the sink's and the puller's /metrics show them."""
 
 from __future__ import annotations
 

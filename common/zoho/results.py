@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sinks.zoho.errors import ZohoRequestError
+from common.zoho.errors import ZohoRequestError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class ZohoAccount(BaseModel):
-    """One Zoho org the sink writes to; `api_domain` and `accounts_url` follow the org's data centre."""
+    """One Zoho org (one tenant); `api_domain` and `accounts_url` follow the org's data centre."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,4 +1,4 @@
-"""Async, typed Zoho CRM API client used by the sink.
+"""Async, typed Zoho CRM API client (the Zoho sink writes with it, the puller reads).
 
 - one shared access token per account (auth.py), refreshed before expiry and once on 401 INVALID_TOKEN;
 - writes in batches of <= 100 with `"trigger": []`, so our own writes do not fire workflow webhooks back at us;
@@ -19,14 +19,14 @@ from typing import Any, Literal
 
 import httpx
 
-from sinks.zoho import metrics
-from sinks.zoho.auth import TokenManager
-from sinks.zoho.config import ClientSettings, ZohoAccount
-from sinks.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
-from sinks.zoho.results import RecordResult, RecordSuccess, parse_write_items
-from sinks.zoho.retry import Backoff
+from common.zoho import metrics
+from common.zoho.auth import TokenManager
+from common.zoho.config import ClientSettings, ZohoAccount
+from common.zoho.errors import ZohoAuthError, ZohoRequestError, ZohoRetriesExhausted
+from common.zoho.results import RecordResult, RecordSuccess, parse_write_items
+from common.zoho.retry import Backoff
 
-log = logging.getLogger("zoho_sink.client")
+log = logging.getLogger("zoho.client")
 
 Record = dict[str, Any]
 # Records per page of a read by ids (Zoho's maximum).

@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import httpx
 
-from sinks.zoho import metrics
-from sinks.zoho.config import ClientSettings, ZohoAccount
-from sinks.zoho.errors import ZohoAuthError
+from common.zoho import metrics
+from common.zoho.config import ClientSettings, ZohoAccount
+from common.zoho.errors import ZohoAuthError
 
-log = logging.getLogger("zoho_sink.auth")
+log = logging.getLogger("zoho.auth")
 
 
 class TokenManager:
