@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -29,6 +31,8 @@ from common.zoho.retry import Backoff
 log = logging.getLogger("zoho.client")
 
 Record = dict[str, Any]
+# Told of every call's credits once Zoho has answered it (the shared daily budget, common/zoho/budget.py).
+SpendHook = Callable[[str, int], Awaitable[None]]
 # Records per page of a read by ids (Zoho's maximum).
 PAGE_SIZE = 200
 
@@ -46,11 +50,19 @@ def _error_body(resp: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    more: bool
+    next_token: str | None
+
+
 class ZohoClient:
     def __init__(self, account: ZohoAccount, settings: ClientSettings | None = None, *,
                  http: httpx.AsyncClient | None = None, rng: random.Random | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, on_spend: SpendHook | None = None) -> None:
         self.account = account
+        self._on_spend = on_spend
         self.settings = settings or ClientSettings()
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=self.settings.timeout_s)
@@ -133,18 +145,49 @@ class ZohoClient:
             raise self._request_error(resp, payload)
         return list(payload["data"])
 
+    async def list_page(self, module: str, fields: Sequence[str], *, page: int = 1, page_token: str | None = None,
+                        modified_since: datetime | None = None, sort_by: str = "Modified_Time",
+                        sort_order: str = "asc") -> Page:
+        """One page (<= 200) of a module's records. Past 2,000 records Zoho pages only by `page_token`; with
+        `modified_since`, only records changed since then (an empty page when none: 304)."""
+        params: dict[str, Any] = {"fields": ",".join(fields), "per_page": PAGE_SIZE, "sort_by": sort_by,
+                                  "sort_order": sort_order}
+        if page_token:
+            params["page_token"] = page_token
+        else:
+            params["page"] = page
+        headers = {"If-Modified-Since": modified_since.isoformat(timespec="seconds")} if modified_since else None
+        resp = await self._send("list", "GET", module, params=params, cost=1, headers=headers)
+        return self._page(resp)
+
+    async def deleted_page(self, module: str, *, page: int = 1) -> Page:
+        """One page of the module's deleted records (recycle bin and permanently deleted), newest first."""
+        resp = await self._send("deleted", "GET", f"{module}/deleted",
+                                params={"type": "all", "page": page, "per_page": PAGE_SIZE}, cost=1)
+        return self._page(resp)
+
+    def _page(self, resp: httpx.Response) -> Page:
+        if resp.status_code in (204, 304):
+            return Page([], False, None)
+        payload = _error_body(resp)
+        if resp.status_code != 200 or "data" not in payload:
+            raise self._request_error(resp, payload)
+        info = payload.get("info") or {}
+        return Page(list(payload["data"]), bool(info.get("more_records")), info.get("next_page_token") or None)
+
     # -- transport ----------------------------------------------------------------------------------------
 
-    async def _send(self, operation: str, method: str, path: str, *, cost: int,
-                    params: dict[str, Any] | None = None, json: dict[str, Any] | None = None) -> httpx.Response:
+    async def _send(self, operation: str, method: str, path: str, *, cost: int, params: dict[str, Any] | None = None,
+                    json: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
         tenant = self.account.tenant
         rate_limited = transient = 0
         reauthorised = False
         while True:
             try:
                 token = await self.tokens.token()
+                sent = {**(headers or {}), "Authorization": f"Zoho-oauthtoken {token}"}
                 resp = await self._http.request(method, f"{self._base}/{path}", params=params, json=json,
-                                                headers={"Authorization": f"Zoho-oauthtoken {token}"})
+                                                headers=sent)
             except httpx.TransportError as exc:
                 reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
                 metrics.CALLS.labels(tenant=tenant, operation=operation, status=reason).inc()
@@ -156,7 +199,7 @@ class ZohoClient:
             if (remaining := resp.headers.get("X-API-CREDITS-REMAINING")) is not None:
                 metrics.CREDITS_REMAINING.labels(tenant=tenant).set(float(remaining))
             code = _error_body(resp).get("code") if status >= 400 else None
-            if status == 401 and code == "INVALID_TOKEN" and not reauthorised:
+            if status == 401 and code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE") and not reauthorised:
                 # Expired early or revoked: one fresh token, one retry of this call.
                 reauthorised = True
                 self.tokens.invalidate(token)
@@ -176,6 +219,8 @@ class ZohoClient:
                                   status, code)
                 continue
             metrics.CREDITS.labels(tenant=tenant).inc(cost)
+            if self._on_spend is not None:
+                await self._on_spend(tenant, cost)
             return resp
 
     async def _pause(self, operation: str, reason: str, attempt: int, allowed: int, status: int | None,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ZohoAccount(BaseModel):
@@ -39,3 +45,59 @@ class ClientSettings(BaseModel):
     # Zoho allows 10 access tokens per refresh token per 10 minutes, then blocks the rest of the window.
     token_refresh_limit: int = Field(default=10, ge=1)
     token_refresh_window_s: float = Field(default=600.0, gt=0)
+
+
+class Budget(BaseModel):
+    """A tenant's share of its org's daily API credits for this product (see common/zoho/budget.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Zoho's floor for a paid edition is 50,000 a day; the rest is the college's other integrations'.
+    daily_credits: int = Field(default=25_000, ge=1)
+    # Kept for the sink's writes: the puller stops reading before it would eat into them.
+    write_reserve: int = Field(default=5_000, ge=0)
+
+
+# Keys of an accounts-file entry that belong to the shared budget rather than to one service.
+BUDGET_KEYS = frozenset(Budget.model_fields)
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One entry of the accounts file: the org's credentials, its budget and each service's own options."""
+
+    account: ZohoAccount
+    budget: Budget
+    options: dict[str, Any]
+
+
+def account_entries(text: str) -> list[AccountEntry]:
+    """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
+    "daily_credits"?, "write_reserve"?, <service options>...}]}`: one Zoho org per tenant."""
+    entries: list[AccountEntry] = []
+    seen: set[str] = set()
+    for entry in json.loads(text)["accounts"]:
+        account = ZohoAccount.model_validate({k: v for k, v in entry.items() if k in ZohoAccount.model_fields})
+        if account.tenant in seen:
+            raise ValueError(f"tenant {account.tenant!r} has two Zoho accounts")
+        seen.add(account.tenant)
+        budget = Budget.model_validate({k: v for k, v in entry.items() if k in BUDGET_KEYS})
+        rest = {k: v for k, v in entry.items() if k not in ZohoAccount.model_fields and k not in BUDGET_KEYS}
+        entries.append(AccountEntry(account, budget, rest))
+    return entries
+
+
+class AccountsSettings(BaseSettings):
+    """Where the Zoho accounts come from: ZOHO_ACCOUNTS_JSON (inline, for containers) or ZOHO_ACCOUNTS_FILE."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    zoho_accounts_json: str | None = Field(default=None, alias="ZOHO_ACCOUNTS_JSON")
+    zoho_accounts_file: Path | None = Field(default=None, alias="ZOHO_ACCOUNTS_FILE")
+
+    def entries(self) -> list[AccountEntry]:
+        if self.zoho_accounts_json:
+            return account_entries(self.zoho_accounts_json)
+        if self.zoho_accounts_file:
+            return account_entries(self.zoho_accounts_file.read_text())
+        raise ValueError("no Zoho accounts: set ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE")

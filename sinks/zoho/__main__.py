@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from common.logs import setup_logging
 from common.settings import get_settings
+from common.zoho.budget import CreditLedger
 from sinks.zoho.settings import SinkSettings, describe
 from sinks.zoho.sink import Sink
 from sinks.zoho.state import StateStore
@@ -25,7 +26,8 @@ async def main() -> None:
     settings = SinkSettings()
     tenants = settings.tenants()
     state = await StateStore.connect(common.database_dsn())
-    sink = Sink(settings, tenants, common.kafka_bootstrap(), state)
+    ledger = await CreditLedger.connect(common.database_dsn())
+    sink = Sink(settings, tenants, common.kafka_bootstrap(), state, ledger)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -37,6 +39,7 @@ async def main() -> None:
         await sink.run(stop)
     finally:
         await state.close()
+        await ledger.close()
     log.info("zoho sink stopped")
 
 

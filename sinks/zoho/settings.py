@@ -1,15 +1,13 @@
-"""The sink's configuration, from the environment; Zoho accounts from ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE."""
+"""The sink's configuration, from the environment; its options per tenant beside the Zoho account."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.zoho.config import ClientSettings, ZohoAccount
+from common.zoho.config import AccountEntry, AccountsSettings, ClientSettings, ZohoAccount
 
 
 class EnrollmentOptions(BaseModel):
@@ -48,25 +46,20 @@ class SinkTenant(BaseModel):
     options: TenantOptions
 
 
-def parse_accounts(text: str) -> dict[str, SinkTenant]:
-    """`{"accounts": [{"tenant", "client_id", "client_secret", "refresh_token", "accounts_url", "api_domain",
-    "grades"?, "unreleased_grades"?, "student_links"?, "enrollments"?: {"key_field", "module"?,
-    "enrollment_type"?}}]}`: one Zoho org per tenant."""
-    tenants: dict[str, SinkTenant] = {}
-    for entry in json.loads(text)["accounts"]:
-        options = {k: entry[k] for k in TenantOptions.model_fields if k in entry}
-        account = ZohoAccount.model_validate({k: v for k, v in entry.items() if k not in options})
-        if account.tenant in tenants:
-            raise ValueError(f"tenant {account.tenant!r} has two Zoho accounts")
-        tenants[account.tenant] = SinkTenant(account=account, options=TenantOptions.model_validate(options))
-    return tenants
+# Options of other services in the same accounts entry (the puller's), which the sink leaves alone.
+OTHER_SERVICES = frozenset({"pull"})
+
+
+def sink_tenants(entries: list[AccountEntry]) -> dict[str, SinkTenant]:
+    """Each tenant's account with the sink's options (`grades`, `unreleased_grades`, `student_links`,
+    `enrollments`); an unknown key is a mistake and refused."""
+    return {e.account.tenant: SinkTenant(account=e.account, options=TenantOptions.model_validate(
+        {k: v for k, v in e.options.items() if k not in OTHER_SERVICES})) for e in entries}
 
 
 class SinkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    zoho_accounts_json: str | None = Field(default=None, alias="ZOHO_ACCOUNTS_JSON")
-    zoho_accounts_file: Path | None = Field(default=None, alias="ZOHO_ACCOUNTS_FILE")
     group_id: str = Field(default="mzsync-zoho-sink", alias="SINK_GROUP_ID")
     metrics_port: int = Field(default=6070, alias="SINK_METRICS_PORT")
     # How long the group waits for a member that died (SIGKILL) before its partitions move on.
@@ -83,11 +76,7 @@ class SinkSettings(BaseSettings):
     zoho_backoff_cap_s: float = Field(default=60.0, ge=0, alias="ZOHO_BACKOFF_CAP_S")
 
     def tenants(self) -> dict[str, SinkTenant]:
-        if self.zoho_accounts_json:
-            return parse_accounts(self.zoho_accounts_json)
-        if self.zoho_accounts_file:
-            return parse_accounts(self.zoho_accounts_file.read_text())
-        raise ValueError("no Zoho accounts: set ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE")
+        return sink_tenants(AccountsSettings().entries())
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(timeout_s=self.zoho_timeout_s, backoff_base_s=self.zoho_backoff_base_s,

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from common.zoho.budget import CreditLedger
 from common.zoho.client import ZohoClient
 from common.zoho.errors import ZohoError
 from schemas.codec import UnknownSchemaError, decode
@@ -42,7 +43,7 @@ SUPERSEDED = "superseded by a newer change in the same batch"
 
 class Sink:
     def __init__(self, settings: SinkSettings, tenants: dict[str, SinkTenant], bootstrap: str,
-                 state: StateStore) -> None:
+                 state: StateStore, ledger: CreditLedger | None = None) -> None:
         self.bootstrap = bootstrap
         self.settings = settings
         self.tenants = tenants
@@ -60,7 +61,9 @@ class Sink:
             probe = WriteProbe(httpx.AsyncHTTPTransport(), settings.settle_s)
             http = httpx.AsyncClient(transport=probe, timeout=client_settings.timeout_s)
             self._http.append(http)
-            self.writers[tenant] = TenantWriter(ZohoClient(config.account, client_settings, http=http), probe)
+            client = ZohoClient(config.account, client_settings, http=http,
+                                on_spend=ledger.spend if ledger is not None else None)
+            self.writers[tenant] = TenantWriter(client, probe)
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": settings.group_id, "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "session.timeout.ms": settings.session_timeout_ms,
