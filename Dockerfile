@@ -9,6 +9,7 @@ COPY control control
 COPY streams streams
 COPY projections projections
 COPY sinks sinks
+COPY pullers pullers
 COPY schemas schemas
 COPY stack stack
 COPY ops ops

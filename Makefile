@@ -17,7 +17,7 @@ test: install lint test-python test-php
 
 lint:
 	.venv/bin/ruff check .
-	.venv/bin/mypy common stack producers control streams projections sinks schemas ops bench
+	.venv/bin/mypy common stack producers control streams projections sinks pullers schemas ops bench
 
 test-python:
 	$(PY) -m pytest

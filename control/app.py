@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(HTTP.middleware)
     app.include_router(control_router(settings, tenants, commands, queries))
-    app.include_router(tenants_router(settings, tenants))
+    app.include_router(tenants_router(settings, tenants, commands, queries))
 
     def _json(data: dict[str, str], status: int = 200) -> Response:
         return Response(orjson.dumps(data), status_code=status, media_type="application/json")

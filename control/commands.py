@@ -1,7 +1,8 @@
 """What the control plane asks of the sinks: commands on `commands.zoho`, never a derived topic.
 
 A retry names the canonical event that failed; the Zoho sink finds it in the log, writes it
-again and reports the result on `zoho.outcomes`, so every derived topic keeps one writer.
+again and reports the result on `zoho.outcomes`, so every derived topic keeps one writer. A pull asks
+the Zoho puller to read a tenant's records now (all of them, or what changed since its watermark).
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class CommandWriter:
                   "entity_id": entity_id, "event_id": event_id, "reason": reason,
                   "requested_at": int(time.time() * 1000)}
         key = OutcomeKey(tenant, "retry", f"{entity}/{entity_id}").encode()
+        stored = await asyncio.to_thread(self._send, key, encode("command.zoho", record))
+        return {"command_id": command_id, **stored}
+
+    async def pull(self, tenant: str, module: str | None, full: bool, reason: str) -> dict[str, Any]:
+        command_id = uuid.uuid4().hex
+        record = {"command_id": command_id, "command": "pull", "tenant": tenant, "module": module, "full": full,
+                  "reason": reason, "requested_at": int(time.time() * 1000)}
+        key = OutcomeKey(tenant, "pull", module or "*").encode()
         stored = await asyncio.to_thread(self._send, key, encode("command.zoho", record))
         return {"command_id": command_id, **stored}
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import sql
+from psycopg.errors import UndefinedTable
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -57,6 +58,21 @@ class ProjectionQueries:
         ).format(self._schema)
         rows = await self._rows(query, {"tenant": tenant, "p": partition, "o": offset})
         return rows[0] if rows else None
+
+    async def pulls(self, tenant: str, runs: int = 20) -> dict[str, Any]:
+        """The Zoho puller's watermarks per module and its latest runs (empty before its first start)."""
+        try:
+            modules = await self._rows(sql.SQL(
+                "SELECT module, watermark, deleted_watermark, full_done_at, last_started_at, last_finished_at,"
+                " last_status, last_error, records_total, deletions_total FROM zoho_pull_state"
+                " WHERE tenant = %(t)s ORDER BY module"), {"t": tenant})
+            recent = await self._rows(sql.SQL(
+                "SELECT run_id, module, full_load, trigger, requested_at, started_at, finished_at, status, records,"
+                " deletions, calls, error FROM zoho_pull_run WHERE tenant = %(t)s"
+                " ORDER BY requested_at DESC LIMIT %(n)s"), {"t": tenant, "n": runs})
+        except UndefinedTable:
+            return {"modules": [], "runs": []}
+        return {"modules": modules, "runs": recent}
 
     async def status(self, tenant: str) -> dict[str, Any]:
         waiting = await self._rows(sql.SQL(

@@ -34,6 +34,11 @@ class ModulesBody(BaseModel):
     enabled: list[str]
 
 
+class PullBody(BaseModel):
+    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
+    full: bool = Field(default=False, description="Read every record again, not only what changed")
+
+
 def control_router(settings: Settings, tenants: TenantRegistry, commands: CommandWriter,
                    queries: ProjectionQueries) -> APIRouter:
     limiter = RateLimiter(settings.control_rate_per_s, settings.control_burst)
@@ -157,6 +162,20 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
     @router.get("/status", summary="Waiting records, dead letters and Zoho outcomes of this tenant")
     async def status(tenant: Tenant) -> dict[str, Any]:
         return await queries.status(tenant)
+
+    @router.post("/sync/trigger", status_code=202, summary="Ask the Zoho puller to read this tenant's records now",
+                 responses={503: {"description": "The command could not be stored; retry later"}})
+    async def trigger(tenant: Tenant, body: PullBody | None = None) -> dict[str, Any]:
+        asked = body or PullBody()
+        try:
+            sent = await commands.pull(tenant, asked.module, asked.full, "control plane")
+        except RuntimeError as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+        return {"command": sent, "module": asked.module, "full": asked.full}
+
+    @router.get("/sync/pulls", summary="The Zoho puller's watermarks per module and its latest runs")
+    async def pulls(tenant: Tenant) -> dict[str, Any]:
+        return await queries.pulls(tenant)
 
     @router.get("/metadata", summary="The canonical schema and the Moodle plugin's constraints")
     async def metadata(tenant: Tenant) -> dict[str, Any]:

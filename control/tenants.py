@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from common.settings import Settings
 from common.tenants import ROTATABLE, TenantRegistry, TenantSecrets, create_tenant, rotate_secrets, update_tenant
+from control.commands import CommandWriter
+from control.queries import ProjectionQueries
 from schemas.mapping import accepted_modules
 
 TENANT_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -20,6 +22,11 @@ TENANT_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 class NewTenant(BaseModel):
     tenant: str = Field(pattern=TENANT_NAME, description="The college's name in keys and headers (X-Tenant-ID)")
+
+
+class Pull(BaseModel):
+    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
+    full: bool = Field(default=False, description="Read every record again, not only what changed")
 
 
 class Rotation(BaseModel):
@@ -32,7 +39,8 @@ def _listing(name: str, secrets: TenantSecrets) -> dict[str, Any]:
             "has_control_key": secrets.control_api_key is not None}
 
 
-def tenants_router(settings: Settings, tenants: TenantRegistry) -> APIRouter:
+def tenants_router(settings: Settings, tenants: TenantRegistry, commands: CommandWriter,
+                   queries: ProjectionQueries) -> APIRouter:
     def operator(request: Request) -> None:
         auth = request.headers.get("authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -96,6 +104,28 @@ def tenants_router(settings: Settings, tenants: TenantRegistry) -> APIRouter:
             raise HTTPException(422, f"not a rotatable secret: {unknown}; choose among {list(ROTATABLE)}")
         done = await change(rotate_secrets, tenant, body.secrets)
         return {"tenant": tenant, **done.model_dump(include=set(body.secrets))}
+
+    def known(tenant: str) -> None:
+        if tenants.get(tenant) is None:
+            raise HTTPException(404, "no such tenant")
+
+    @router.post("/{tenant}/sync/trigger", status_code=202, summary="Ask the Zoho puller to read a tenant's records",
+                 responses={404: {"description": "No such tenant"},
+                            503: {"description": "The command could not be stored; retry later"}})
+    async def trigger(tenant: Name, _: Operator, body: Pull | None = None) -> dict[str, Any]:
+        known(tenant)
+        asked = body or Pull()
+        try:
+            sent = await commands.pull(tenant, asked.module, asked.full, "operator")
+        except RuntimeError as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+        return {"command": sent, "module": asked.module, "full": asked.full}
+
+    @router.get("/{tenant}/sync/pulls", summary="A tenant's pull watermarks and latest runs",
+                responses={404: {"description": "No such tenant"}})
+    async def pulls(tenant: Name, _: Operator) -> dict[str, Any]:
+        known(tenant)
+        return await queries.pulls(tenant)
 
     return router
 

@@ -4,6 +4,7 @@
   mzsync deadletter list|show|retry  inspect dead letters and re-publish one through raw.*
   mzsync replay [--canonical]        rebuild the projections, or start a new streams generation
   mzsync stack start|stop|status|reset
+  mzsync sync pull [--full]          ask the Zoho puller to read records now, with progress
   mzsync demo                        send a realistic college through the ingress
 
 Every command reads the same environment as the services (KAFKA_BOOTSTRAP_SERVERS, …).
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from common.log import LogError
 from common.settings import PROJECT_ROOT, get_settings
-from ops import deadletters, replay, retry
+from ops import deadletters, replay, retry, sync
 from ops.demo.run import add_arguments as add_demo_arguments
 from ops.demo.run import run as run_demo
 from ops.status import gather, render
@@ -121,6 +122,20 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", "stack", args.action], cwd=PROJECT_ROOT)
 
 
+def cmd_sync_pull(args: argparse.Namespace) -> int:
+    try:
+        runs = sync.pull(sync.ControlPlane.from_settings(get_settings()), args.tenant, args.module, args.full)
+    except sync.SyncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(runs)
+    for run in runs if not args.json else []:
+        print(f"{run['tenant']}: {run['status']}, {run['records']} records, {run['deletions']} deletions, "
+              f"{run['calls']} calls" + (f" ({run['error']})" if run.get("error") else ""))
+    return 0 if all(r["status"] == "done" for r in runs) else 3
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
@@ -182,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Start, stop, inspect or delete the embedded stack (python -m stack).")
     sk.add_argument("action", choices=("start", "stop", "status", "reset"))
     sk.set_defaults(func=cmd_stack)
+
+    sy = sub.add_parser("sync", help="ask the Zoho puller to read records now (through the control plane)",
+                        description=sync.__doc__)
+    sys_ = sy.add_subparsers(dest="action", required=True, metavar="action")
+    sp = sys_.add_parser("pull", help="pull tenants' Zoho records now and follow the runs",
+                         description="Trigger the Zoho puller for each tenant (default: every enabled one) and "
+                                     "show each run's progress until it ends. Exit 3 if a run failed or paused.")
+    sp.add_argument("--tenant", action="append", help="this tenant only; repeat for several")
+    sp.add_argument("--module", help="one Zoho module (default: every enabled module)")
+    sp.add_argument("--full", action="store_true", help="read every record again, not only what changed")
+    sp.add_argument("--json", action="store_true", help="the finished runs as JSON")
+    sp.set_defaults(func=cmd_sync_pull)
 
     dm = sub.add_parser("demo", help="send a realistic college through the real ingress and summarise",
                         description="Same as python -m ops.demo.")

@@ -16,7 +16,7 @@ def _compose() -> dict:  # type: ignore[type-arg]
 def test_compose_has_redpanda_console_postgres_and_every_service() -> None:
     services = _compose()["services"]
     assert {"redpanda", "console", "postgres", "topics", "ingress", "control", "streams", "projector", "zoho-sink",
-            "zoho-emulator"} <= set(services)
+            "zoho-puller", "zoho-emulator"} <= set(services)
     assert services["zoho-emulator"]["profiles"] == ["emulator"]
     assert "redpanda" in services["redpanda"]["image"]
     assert "console" in services["console"]["image"]
@@ -25,7 +25,7 @@ def test_compose_has_redpanda_console_postgres_and_every_service() -> None:
 
 def test_services_use_the_same_configuration_names_as_the_embedded_stack() -> None:
     services = _compose()["services"]
-    for name in ("topics", "ingress", "control", "streams", "projector", "zoho-sink"):
+    for name in ("topics", "ingress", "control", "streams", "projector", "zoho-sink", "zoho-puller"):
         env = services[name]["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
         assert env["DATABASE_URL"].startswith("postgresql://")
@@ -44,5 +44,5 @@ def test_dockerfile_installs_the_project_and_runs_the_ingress() -> None:
     dockerfile = Path(PROJECT_ROOT / "Dockerfile").read_text()
     assert "pip install ." in dockerfile
     assert '"-m", "producers"' in dockerfile
-    for package in ("common", "producers", "control", "streams", "projections", "sinks", "schemas", "stack"):
+    for package in ("common", "producers", "control", "streams", "projections", "sinks", "pullers", "schemas", "stack"):
         assert f"COPY {package} {package}" in dockerfile

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("producers", "control", "streams", "projections", "sinks", "ops")
+SERVICES = ("producers", "control", "streams", "projections", "sinks", "pullers", "ops")
 OURS = (*SERVICES, "schemas", "common", "stack", "bench", "tests")
 ALLOWED: dict[str, set[str]] = {
     **{service: {"schemas", "common"} for service in SERVICES},

@@ -8,7 +8,6 @@ write reserve untouched. Spend is kept per hour (table `zoho_credit_spend`), so 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import psycopg
 
@@ -20,17 +19,6 @@ CREATE TABLE IF NOT EXISTS zoho_credit_spend (
     PRIMARY KEY (tenant, hour)
 )
 """
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Credits a tenant may spend per rolling day, and how many of them only writes may use."""
-
-    daily: int
-    write_reserve: int
-
-    def reads_allowed(self, spent: int, cost: int) -> bool:
-        return spent + cost <= self.daily - self.write_reserve
 
 
 class CreditLedger:

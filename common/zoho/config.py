@@ -57,6 +57,9 @@ class Budget(BaseModel):
     # Kept for the sink's writes: the puller stops reading before it would eat into them.
     write_reserve: int = Field(default=5_000, ge=0)
 
+    def reads_allowed(self, spent: int, cost: int) -> bool:
+        return spent + cost <= self.daily_credits - self.write_reserve
+
 
 # Keys of an accounts-file entry that belong to the shared budget rather than to one service.
 BUDGET_KEYS = frozenset(Budget.model_fields)

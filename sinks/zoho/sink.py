@@ -119,7 +119,9 @@ class Sink:
 
     async def _command(self, command: dict[str, Any]) -> ZohoWrite | None:
         """A retry: the named event again, as if it had just arrived (the state holds nothing for a failed write,
-        so it is written)."""
+        so it is written). Other commands on the topic are the puller's."""
+        if command["command"] != "retry":
+            return None
         found = await asyncio.to_thread(retried_event, self.bootstrap, command)
         if found is None:
             sink_metrics.SKIPPED.labels(reason="retry_event_gone").inc()
