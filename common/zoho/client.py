@@ -134,17 +134,6 @@ class ZohoClient:
         record: Record = payload["data"][0]
         return record
 
-    async def get_many(self, module: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
-        """The records among `ids` (<= 200) that exist, in one list call; [] on 204."""
-        params = {"ids": ",".join(ids), "fields": ",".join(fields), "per_page": PAGE_SIZE}
-        resp = await self._send("get_many", "GET", module, params=params, cost=1)
-        if resp.status_code == 204:
-            return []
-        payload = _error_body(resp)
-        if resp.status_code != 200 or "data" not in payload:
-            raise self._request_error(resp, payload)
-        return list(payload["data"])
-
     async def list_page(self, module: str, fields: Sequence[str], *, page: int = 1, page_token: str | None = None,
                         modified_since: datetime | None = None, sort_by: str = "Modified_Time",
                         sort_order: str = "asc") -> Page:

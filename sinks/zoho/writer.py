@@ -2,8 +2,8 @@
 
 Grades: one upsert per <= 100 records on the unique `Moodle_Grade_Composite_Key` (never search-then-create).
 A re-grade changes the record's learning-outcome rows by id instead of appending them again (subform.py):
-with the row ids the state remembers when it knows them all, else with the rows read first (one list call
-for the batch). A write that appended rows to a record that already existed, or whose call may have landed
+with the row ids the state remembers when it knows them all, else with the rows read first (one GET of each
+record: Zoho documents subform row ids on a record's own read, not in list answers). A write that appended rows to a record that already existed, or whose call may have landed
 twice (probe.py), is read back and repaired by id. Enrollments: one upsert per <= 100 records on the
 tenant's unique key field. A DUPLICATE_DATA answer (another unique field already holds the value) becomes an
 update of the record it names. Student links are updates by id.
@@ -11,6 +11,7 @@ update of the record it names. Student links are updates by id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from sinks.zoho.mapping import GRADE_KEY, GRADES, LO_SUBFORM, Row, ZohoWrite
 from sinks.zoho.probe import WriteProbe
 from sinks.zoho.state import Written
 from sinks.zoho.subform import RowPlan, appends, new_rows, plan, remembered
+
+# Record reads in flight at once (the smallest edition allows 5 concurrent calls per org).
+READS_AT_ONCE = 3
 
 log = logging.getLogger("zoho_sink.writer")
 
@@ -134,10 +138,17 @@ class TenantWriter:
         return [o for o in outcomes if o is not None]
 
     async def _rows_of(self, ids: Sequence[str]) -> dict[str, list[Row]]:
-        if not ids:
-            return {}
-        found = await self.client.get_many(GRADES, ids, [GRADE_KEY, LO_SUBFORM])
-        return {str(r["id"]): list(r.get(LO_SUBFORM) or []) for r in found}
+        """The current subform rows (with their ids) of each record that exists, read one record at a time:
+        Zoho documents subform row ids on a record's own GET, not in list answers. A few reads at once, well
+        under the org's concurrency, which the sink's writes share."""
+        gate = asyncio.Semaphore(READS_AT_ONCE)
+
+        async def read(record_id: str) -> tuple[str, dict[str, object] | None]:
+            async with gate:
+                return record_id, await self.client.get(GRADES, record_id, [GRADE_KEY, LO_SUBFORM])
+
+        found = await asyncio.gather(*(read(i) for i in dict.fromkeys(ids)))
+        return {i: list(r.get(LO_SUBFORM) or []) for i, r in found if r is not None}  # type: ignore[call-overload]
 
     @staticmethod
     def _from_memory(last: Written | None, wanted: Sequence[Row]) -> RowPlan | None:
