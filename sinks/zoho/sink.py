@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from common.zoho.budget import CreditLedger
 from common.zoho.client import ZohoClient
-from common.zoho.errors import ZohoError
+from common.zoho.errors import ZohoAuthError, ZohoError, ZohoRequestError
 from schemas.codec import UnknownSchemaError, decode
 from schemas.topics import COMMANDS_ZOHO
 from sinks.zoho import sink_metrics
@@ -38,6 +38,8 @@ from sinks.zoho.writer import Outcome, TenantWriter
 log = logging.getLogger("zoho_sink.sink")
 
 OLDER = "older than the version already written to Zoho"
+# Zoho's answers that mean "this app may not write there" until the org's admin changes it.
+REFUSALS = frozenset({"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"})
 SUPERSEDED = "superseded by a newer change in the same batch"
 
 
@@ -190,7 +192,22 @@ class Sink:
     async def _tenant(self, tenant: str, groups: Sequence[Group]) -> list[OutMessage]:
         messages: list[OutMessage] = []
         for group in groups:
-            outcomes, notes = await self._group(group)
+            try:
+                outcomes, notes = await self._group(group)
+                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(0)
+            except (ZohoAuthError, ZohoRequestError) as exc:
+                code = getattr(exc, "code", None)
+                if code not in REFUSALS and getattr(exc, "status", None) != 403:
+                    raise
+                # The org refuses this app the module (a scope the token lacks, a profile without rights):
+                # no retry fixes that. Each record fails visibly (outcome, dead letter, retry from the control
+                # plane once the admin grants it); the other tenants' writes go on.
+                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(1)
+                log.error("zoho refuses this tenant's writes", extra={"tenant": tenant, "zoho_module": group.module,
+                                                                      "code": code, "error": str(exc)})
+                outcomes = [Outcome(w, "failed", None, 1, code, str(exc), group.module)
+                            for w in group.newest.values()]
+                notes = [None] * len(outcomes)
             for outcome, note in zip(outcomes, notes, strict=True):
                 sink_metrics.OUTCOMES.labels(tenant=tenant, module=group.module, action=outcome.action).inc()
                 messages.append(outcome_message(outcome, note))

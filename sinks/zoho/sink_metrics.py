@@ -16,3 +16,5 @@ LAG = Gauge("zoho_sink_consumer_lag", "Messages not yet consumed, per partition"
 FLUSH_SECONDS = Histogram("zoho_sink_flush_seconds", "Time to write one accumulated batch and commit it",
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 FLUSH_FAILURES = Counter("zoho_sink_flush_failures_total", "Flushes abandoned and retried, by error", ["error"])
+TENANT_REFUSED = Gauge("zoho_sink_tenant_refused", "1 while Zoho refuses a tenant's writes (scope or permission)",
+                       ["tenant"])

@@ -3,8 +3,9 @@
 Grades: one upsert per <= 100 records on the unique `Moodle_Grade_Composite_Key` (never search-then-create).
 A re-grade changes the record's learning-outcome rows by id instead of appending them again (subform.py):
 with the row ids the state remembers when it knows them all, else with the rows read first (one GET of each
-record: Zoho documents subform row ids on a record's own read, not in list answers). A write that appended rows to a record that already existed, or whose call may have landed
-twice (probe.py), is read back and repaired by id. Enrollments: one upsert per <= 100 records on the
+record: Zoho documents subform row ids on a record's own read, not in list answers). A write that appended
+rows to a record that already existed, or whose call may have landed twice (probe.py), is read back and
+repaired by id. Enrollments: one upsert per <= 100 records on the
 tenant's unique key field. A DUPLICATE_DATA answer (another unique field already holds the value) becomes an
 update of the record it names. Student links are updates by id.
 """
