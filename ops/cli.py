@@ -42,7 +42,8 @@ def _bootstrap(args: argparse.Namespace) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = gather(_bootstrap(args), args.streams_metrics or [DEFAULT_METRICS], args.outcomes, args.tenant)
+    status = gather(_bootstrap(args), args.streams_metrics or [DEFAULT_METRICS], args.outcomes, args.tenant,
+                    get_settings().database_dsn())
     if args.json:
         _print_json(status.to_json())
     else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
 
@@ -21,6 +23,7 @@ class Status:
     waiting: list[WorkerWaiting] = field(default_factory=list)
     dead_letters: dict[str, dict[str, int]] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -29,11 +32,25 @@ class Status:
             "waiting": [{**asdict(w), "total": w.total} for w in self.waiting],
             "dead_letters": self.dead_letters,
             "zoho_outcomes": self.outcomes,
+            "zoho_pulls": self.pulls,
             "errors": self.errors,
         }
 
 
-def gather(bootstrap: str, metrics_urls: list[str], outcomes: int, tenant: str | None) -> Status:
+def pull_state(dsn: str, tenant: str | None) -> list[dict[str, Any]]:
+    """The Zoho puller's watermark and last run per tenant and module (none before its first start)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT tenant, module, watermark, last_finished_at, last_status, last_error, records_total,"
+                        " deletions_total FROM zoho_pull_state WHERE %(t)s::text IS NULL OR tenant = %(t)s"
+                        " ORDER BY tenant, module", {"t": tenant})
+            return cur.fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []
+
+
+def gather(bootstrap: str, metrics_urls: list[str], outcomes: int, tenant: str | None,
+           dsn: str | None = None) -> Status:
     status = Status(waiting=[scrape(url) for url in metrics_urls])
     try:
         status.groups = consumer_lag(bootstrap)
@@ -47,6 +64,11 @@ def gather(bootstrap: str, metrics_urls: list[str], outcomes: int, tenant: str |
         status.outcomes = last_outcomes(bootstrap, outcomes, tenant)
     except LogError as exc:
         status.errors.append(f"zoho outcomes: {exc}")
+    if dsn is not None:
+        try:
+            status.pulls = pull_state(dsn, tenant)
+        except psycopg.Error as exc:
+            status.errors.append(f"zoho pulls: {exc}")
     return status
 
 
@@ -85,6 +107,16 @@ def render(status: Status, console: Console) -> None:
         outcomes.add_row(f"{o['occurred_at']:%Y-%m-%d %H:%M:%S}", o["tenant"], o["module"], o["record_key"],
                          o["action"], o.get("zoho_id") or "", str(o["attempt"]), error)
     console.print(outcomes if status.outcomes else "Zoho outcomes: none yet")
+
+    pulls = Table(title="Zoho pulls (what the puller has read, per module)", title_justify="left")
+    for column in ("tenant", "module", "changed up to", "last run", "status", "records", "deleted"):
+        pulls.add_column(column, justify="right" if column in ("records", "deleted") else "left")
+    for p in status.pulls:
+        pulls.add_row(p["tenant"], p["module"], f"{p['watermark']:%Y-%m-%d %H:%M:%S}" if p["watermark"] else "-",
+                      f"{p['last_finished_at']:%Y-%m-%d %H:%M:%S}" if p["last_finished_at"] else "-",
+                      p["last_status"] or "" if not p["last_error"] else f"{p['last_status']}: {p['last_error']}",
+                      f"{p['records_total']:,}", f"{p['deletions_total']:,}")
+    console.print(pulls if status.pulls else "Zoho pulls: none yet")
 
     for error in status.errors:
         console.print(f"[red]error:[/red] {error}")
