@@ -1,24 +1,12 @@
-"""`python -m control`: serve the control plane with uvicorn."""
+"""`python -m control`: serve the control plane with uvicorn (CONTROL_HOST, CONTROL_PORT)."""
 
 from __future__ import annotations
 
-import os
-
-import uvicorn
+from common.service import serve_http
 
 
 def main() -> None:
-    uvicorn.run(
-        "control.app:create_app",
-        factory=True,
-        host=os.environ.get("CONTROL_HOST", "127.0.0.1"),
-        port=int(os.environ.get("CONTROL_PORT", "8001")),
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    serve_http("control.app:create_app", "CONTROL_HOST", "CONTROL_PORT", 8001)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+from fastapi import HTTPException
+from pydantic import BaseModel, Field
 
 from common.kafka import producer_config
 from schemas.codec import encode
@@ -58,3 +60,16 @@ class CommandWriter:
 
     def close(self) -> None:
         self._producer.flush(self._timeout_s)
+
+
+class PullRequest(BaseModel):
+    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
+    full: bool = Field(default=False, description="Read every record again, not only what changed")
+
+
+async def ask_pull(commands: CommandWriter, tenant: str, asked: PullRequest, reason: str) -> dict[str, Any]:
+    try:
+        sent = await commands.pull(tenant, asked.module, asked.full, reason)
+    except RuntimeError as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+    return {"command": sent, "module": asked.module, "full": asked.full}

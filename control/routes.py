@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from common.settings import Settings
 from common.tenants import MOODLE_EVENTS, TenantRegistry, update_tenant
-from control.commands import CommandWriter
+from control.commands import CommandWriter, PullRequest, ask_pull
 from control.queries import ProjectionQueries
 from control.ratelimit import RateLimiter
 from schemas.grades import LETTERS, band_from_score
@@ -33,10 +33,6 @@ class TenantSettingsBody(BaseModel):
 class ModulesBody(BaseModel):
     enabled: list[str]
 
-
-class PullBody(BaseModel):
-    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
-    full: bool = Field(default=False, description="Read every record again, not only what changed")
 
 
 def control_router(settings: Settings, tenants: TenantRegistry, commands: CommandWriter,
@@ -165,13 +161,8 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
 
     @router.post("/sync/trigger", status_code=202, summary="Ask the Zoho puller to read this tenant's records now",
                  responses={503: {"description": "The command could not be stored; retry later"}})
-    async def trigger(tenant: Tenant, body: PullBody | None = None) -> dict[str, Any]:
-        asked = body or PullBody()
-        try:
-            sent = await commands.pull(tenant, asked.module, asked.full, "control plane")
-        except RuntimeError as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-        return {"command": sent, "module": asked.module, "full": asked.full}
+    async def trigger(tenant: Tenant, body: PullRequest | None = None) -> dict[str, Any]:
+        return await ask_pull(commands, tenant, body or PullRequest(), "control plane")
 
     @router.get("/sync/pulls", summary="The Zoho puller's watermarks per module and its latest runs")
     async def pulls(tenant: Tenant) -> dict[str, Any]:

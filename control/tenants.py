@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from common.settings import Settings
 from common.tenants import ROTATABLE, TenantRegistry, TenantSecrets, create_tenant, rotate_secrets, update_tenant
-from control.commands import CommandWriter
+from control.commands import CommandWriter, PullRequest, ask_pull
 from control.queries import ProjectionQueries
 from schemas.mapping import accepted_modules
 
@@ -22,11 +22,6 @@ TENANT_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 class NewTenant(BaseModel):
     tenant: str = Field(pattern=TENANT_NAME, description="The college's name in keys and headers (X-Tenant-ID)")
-
-
-class Pull(BaseModel):
-    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
-    full: bool = Field(default=False, description="Read every record again, not only what changed")
 
 
 class Rotation(BaseModel):
@@ -81,19 +76,21 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         created = await change(create_tenant, body.tenant)
         return {"tenant": body.tenant, **created.model_dump(include={*ROTATABLE})}
 
-    @router.post("/{tenant}/disable", summary="Refuse the tenant's webhooks and control-plane calls; keep its data",
-                 responses={404: {"description": "No such tenant"},
-                            409: {"description": "Tenants are read-only (TENANTS_JSON)"}})
-    async def disable(tenant: Name, _: Operator) -> dict[str, Any]:
-        done = await change(update_tenant, tenant, lambda entry: entry.__setitem__("disabled", True))
+    switch_responses: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"},
+                                                         409: {"description": "Tenants are read-only (TENANTS_JSON)"}}
+
+    async def switch(tenant: str, disabled: bool) -> dict[str, Any]:
+        done = await change(update_tenant, tenant, lambda entry: entry.__setitem__("disabled", disabled))
         return _listing(tenant, done)
 
-    @router.post("/{tenant}/enable", summary="Accept the tenant's webhooks and calls again",
-                 responses={404: {"description": "No such tenant"},
-                            409: {"description": "Tenants are read-only (TENANTS_JSON)"}})
+    @router.post("/{tenant}/disable", summary="Refuse the tenant's webhooks and control-plane calls; keep its data",
+                 responses=switch_responses)
+    async def disable(tenant: Name, _: Operator) -> dict[str, Any]:
+        return await switch(tenant, True)
+
+    @router.post("/{tenant}/enable", summary="Accept the tenant's webhooks and calls again", responses=switch_responses)
     async def enable(tenant: Name, _: Operator) -> dict[str, Any]:
-        done = await change(update_tenant, tenant, lambda entry: entry.__setitem__("disabled", False))
-        return _listing(tenant, done)
+        return await switch(tenant, False)
 
     @router.post("/{tenant}/rotate", summary="New values for the named secrets (shown once); the old stop at once",
                  responses={404: {"description": "No such tenant"},
@@ -112,14 +109,9 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
     @router.post("/{tenant}/sync/trigger", status_code=202, summary="Ask the Zoho puller to read a tenant's records",
                  responses={404: {"description": "No such tenant"},
                             503: {"description": "The command could not be stored; retry later"}})
-    async def trigger(tenant: Name, _: Operator, body: Pull | None = None) -> dict[str, Any]:
+    async def trigger(tenant: Name, _: Operator, body: PullRequest | None = None) -> dict[str, Any]:
         known(tenant)
-        asked = body or Pull()
-        try:
-            sent = await commands.pull(tenant, asked.module, asked.full, "operator")
-        except RuntimeError as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-        return {"command": sent, "module": asked.module, "full": asked.full}
+        return await ask_pull(commands, tenant, body or PullRequest(), "operator")
 
     @router.get("/{tenant}/sync/pulls", summary="A tenant's pull watermarks and latest runs",
                 responses={404: {"description": "No such tenant"}})

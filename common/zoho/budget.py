@@ -7,9 +7,7 @@ write reserve untouched. Spend is kept per hour (table `zoho_credit_spend`), so 
 
 from __future__ import annotations
 
-import asyncio
-
-import psycopg
+from common.pg import PgStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS zoho_credit_spend (
@@ -21,19 +19,8 @@ CREATE TABLE IF NOT EXISTS zoho_credit_spend (
 """
 
 
-class CreditLedger:
-    def __init__(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def connect(cls, dsn: str) -> CreditLedger:
-        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-        await conn.execute(_SCHEMA)
-        return cls(conn)
-
-    async def close(self) -> None:
-        await self._conn.close()
+class CreditLedger(PgStore):
+    SCHEMA = _SCHEMA
 
     async def spend(self, tenant: str, credits: int) -> None:
         async with self._lock:

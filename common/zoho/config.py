@@ -104,3 +104,17 @@ class AccountsSettings(BaseSettings):
         if self.zoho_accounts_file:
             return account_entries(self.zoho_accounts_file.read_text())
         raise ValueError("no Zoho accounts: set ZOHO_ACCOUNTS_JSON or ZOHO_ACCOUNTS_FILE")
+
+
+class ClientEnv(BaseSettings):
+    """The Zoho client's timeout and backoff, from the environment (every service that calls Zoho)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    zoho_timeout_s: float = Field(default=30.0, gt=0, alias="ZOHO_TIMEOUT_S")
+    zoho_backoff_base_s: float = Field(default=1.0, ge=0, alias="ZOHO_BACKOFF_BASE_S")
+    zoho_backoff_cap_s: float = Field(default=60.0, ge=0, alias="ZOHO_BACKOFF_CAP_S")
+
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings(timeout_s=self.zoho_timeout_s, backoff_base_s=self.zoho_backoff_base_s,
+                              backoff_cap_s=self.zoho_backoff_cap_s)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from prometheus_client import start_http_server
 
 from common.logs import setup_logging
+from common.service import until_stopped
 from common.settings import get_settings
 from common.zoho.budget import CreditLedger
 from pullers.zoho.puller import Puller
@@ -27,14 +27,10 @@ async def main() -> None:
     state = await PullState.connect(common.database_dsn())
     ledger = await CreditLedger.connect(common.database_dsn())
     puller = Puller(settings, tenants, common.kafka_bootstrap(), state, ledger)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     start_http_server(settings.metrics_port, addr="127.0.0.1")
     log.info("zoho puller started", extra={"tenants": sorted(puller.tenants), "metrics_port": settings.metrics_port})
     try:
-        await puller.run(stop)
+        await until_stopped(puller.run)
     finally:
         await state.close()
         await ledger.close()

@@ -39,7 +39,11 @@ class Tally:
 
 
 def modified_at(record: dict[str, object]) -> datetime | None:
-    value = record.get("Modified_Time")
+    return _timestamp(record.get("Modified_Time"))
+
+
+def _timestamp(value: object) -> datetime | None:
+    """Zoho's ISO 8601 times with their offset; None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -117,7 +121,7 @@ class ModulePull:
             older_seen = False
             count = 0
             for item in page.records:
-                deleted = _deleted_at(item)
+                deleted = _timestamp(item.get("deleted_time"))
                 if deleted is None or deleted < since:
                     older_seen = True
                     continue
@@ -133,13 +137,3 @@ class ModulePull:
                 return
             page_no += 1
 
-
-def _deleted_at(item: dict[str, object]) -> datetime | None:
-    value = item.get("deleted_time")
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

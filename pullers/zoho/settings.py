@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.zoho.config import AccountEntry, AccountsSettings, Budget, ClientSettings, ZohoAccount
+from common.zoho.config import AccountEntry, AccountsSettings, Budget, ClientEnv, ZohoAccount
 
 
 class PullOptions(BaseModel):
@@ -36,20 +35,11 @@ def pull_tenants(entries: list[AccountEntry]) -> dict[str, PullTenant]:
             for e in entries}
 
 
-class PullerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
-
+class PullerSettings(ClientEnv):
     group_id: str = Field(default="mzsync-zoho-puller", alias="PULLER_GROUP_ID")
     metrics_port: int = Field(default=6072, alias="PULLER_METRICS_PORT")
     # How often the loop looks for due tenants and new commands.
     tick_s: float = Field(default=1.0, gt=0, alias="PULLER_TICK_S")
-    zoho_timeout_s: float = Field(default=30.0, gt=0, alias="ZOHO_TIMEOUT_S")
-    zoho_backoff_base_s: float = Field(default=1.0, ge=0, alias="ZOHO_BACKOFF_BASE_S")
-    zoho_backoff_cap_s: float = Field(default=60.0, ge=0, alias="ZOHO_BACKOFF_CAP_S")
 
     def tenants(self) -> dict[str, PullTenant]:
         return pull_tenants(AccountsSettings().entries())
-
-    def client_settings(self) -> ClientSettings:
-        return ClientSettings(timeout_s=self.zoho_timeout_s, backoff_base_s=self.zoho_backoff_base_s,
-                              backoff_cap_s=self.zoho_backoff_cap_s)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
+
+from common.pg import PgStore
 
 _SCHEMA = """
 -- How far each module of each tenant has been read: records modified up to `watermark`, deletions up to
@@ -53,19 +53,8 @@ class ModuleState:
     deleted_watermark: datetime | None
 
 
-class PullState:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def connect(cls, dsn: str) -> PullState:
-        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-        await conn.execute(_SCHEMA)
-        return cls(conn)
-
-    async def close(self) -> None:
-        await self._conn.close()
+class PullState(PgStore):
+    SCHEMA = _SCHEMA
 
     async def _run(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         async with self._lock, self._conn.cursor(row_factory=dict_row) as cur:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from prometheus_client import start_http_server
 
 from common.logs import setup_logging
+from common.service import until_stopped
 from common.settings import get_settings
 from common.zoho.budget import CreditLedger
 from sinks.zoho.settings import SinkSettings, describe
@@ -28,15 +28,11 @@ async def main() -> None:
     state = await StateStore.connect(common.database_dsn())
     ledger = await CreditLedger.connect(common.database_dsn())
     sink = Sink(settings, tenants, common.kafka_bootstrap(), state, ledger)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     start_http_server(settings.metrics_port, addr="127.0.0.1")
     log.info("zoho sink started", extra={"group": settings.group_id, "tenants": describe(tenants),
                                          "metrics_port": settings.metrics_port})
     try:
-        await sink.run(stop)
+        await until_stopped(sink.run)
     finally:
         await state.close()
         await ledger.close()

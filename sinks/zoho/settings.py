@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from common.zoho.config import AccountEntry, AccountsSettings, ClientSettings, ZohoAccount
+from common.zoho.config import AccountEntry, AccountsSettings, ClientEnv, ZohoAccount
 
 
 class EnrollmentOptions(BaseModel):
@@ -57,9 +56,7 @@ def sink_tenants(entries: list[AccountEntry]) -> dict[str, SinkTenant]:
         {k: v for k, v in e.options.items() if k not in OTHER_SERVICES})) for e in entries}
 
 
-class SinkSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
-
+class SinkSettings(ClientEnv):
     group_id: str = Field(default="mzsync-zoho-sink", alias="SINK_GROUP_ID")
     metrics_port: int = Field(default=6070, alias="SINK_METRICS_PORT")
     # How long the group waits for a member that died (SIGKILL) before its partitions move on.
@@ -71,16 +68,9 @@ class SinkSettings(BaseSettings):
     # After a write that may land late (timeout, 5xx), wait this long before checking what it did.
     settle_s: float = Field(default=10.0, ge=0, alias="SINK_SETTLE_S")
     retry_pause_s: float = Field(default=5.0, ge=0, alias="SINK_RETRY_PAUSE_S")
-    zoho_timeout_s: float = Field(default=30.0, gt=0, alias="ZOHO_TIMEOUT_S")
-    zoho_backoff_base_s: float = Field(default=1.0, ge=0, alias="ZOHO_BACKOFF_BASE_S")
-    zoho_backoff_cap_s: float = Field(default=60.0, ge=0, alias="ZOHO_BACKOFF_CAP_S")
 
     def tenants(self) -> dict[str, SinkTenant]:
         return sink_tenants(AccountsSettings().entries())
-
-    def client_settings(self) -> ClientSettings:
-        return ClientSettings(timeout_s=self.zoho_timeout_s, backoff_base_s=self.zoho_backoff_base_s,
-                              backoff_cap_s=self.zoho_backoff_cap_s)
 
 
 def describe(tenants: dict[str, SinkTenant]) -> dict[str, Any]:

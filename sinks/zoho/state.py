@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from common.pg import PgStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,21 +23,10 @@ class Written:
     ended: bool = False
 
 
-class StateStore:
+class StateStore(PgStore):
     """One connection shared by the tenants of a flush, one statement or transaction at a time."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def connect(cls, dsn: str) -> StateStore:
-        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-        await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
-        return cls(conn)
-
-    async def close(self) -> None:
-        await self._conn.close()
+    SCHEMA = resources.files(__package__).joinpath("schema.sql").read_text()
 
     async def load(self, tenant: str, module: str, keys: Sequence[str]) -> dict[str, Written]:
         if not keys:
