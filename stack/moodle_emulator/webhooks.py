@@ -126,13 +126,15 @@ class WebhookDispatcher:
                    "webhook-timestamp": str(int(now.timestamp())),
                    "webhook-signature": Webhook(d.secret).sign(d.event_id, now, d.body), "X-Tenant-ID": d.tenant}
         status: int | None = None
+        answer: str | None = None
         try:
             resp = await self._http.post(d.url, content=d.body.encode(), headers=headers)
-            status, error = resp.status_code, None if resp.is_success else resp.text[:200]
+            status, answer = resp.status_code, resp.text[:300]
+            error = None if resp.is_success else answer
         except httpx.HTTPError as exc:
             error = repr(exc)
         if status is not None and 200 <= status < 300:
-            self._finish(d, "delivered", status, None)
+            self._finish(d, "delivered", status, None, answer)
         elif retryable(status) and d.attempts < self.config.max_attempts:
             delay = min(self.config.max_backoff_s, self.config.backoff_s * 2 ** (d.attempts - 1))
             self.metrics.webhooks.labels(outcome="retried").inc()
@@ -153,10 +155,11 @@ class WebhookDispatcher:
         handle = asyncio.get_running_loop().call_later(delay, again)
         self._retries.add(handle)
 
-    def _finish(self, d: _Delivery, outcome: str, status: int | None, error: str | None) -> None:
+    def _finish(self, d: _Delivery, outcome: str, status: int | None, error: str | None,
+                answer: str | None = None) -> None:
         if outcome != "dropped":
             self._outstanding -= 1
         self.metrics.webhooks.labels(outcome=outcome).inc()
         self.deliveries.append({"event_id": d.event_id, "event_type": d.event_type, "tenant": d.tenant,
                                 "record": d.record, "sequence": d.sequence, "url": d.url, "attempts": d.attempts,
-                                "outcome": outcome, "status": status, "error": error})
+                                "outcome": outcome, "status": status, "error": error, "answer": answer})
