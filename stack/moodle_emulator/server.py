@@ -99,11 +99,12 @@ async def handle(emulator: Emulator, request: Request) -> Response:
         await asyncio.sleep(emulator.faults.latency_ms / 1000)
     tenant = known[0].config.tenant if known else None
     if fault in ("timeout", "503"):
-        if fault == "timeout":
-            await asyncio.sleep(emulator.faults.timeout_s)
+        # Logged on arrival, so the log keeps the order in which calls came in.
         emulator.calls.add(at=time.time(), tenant=tenant, wsfunction=function_name, status=None if fault == "timeout"
                            else 503, exception=None, errorcode=None, records=0, fault=fault)
         emulator.metrics.calls.labels(wsfunction=function_name or "", outcome=fault).inc()
+        if fault == "timeout":
+            await asyncio.sleep(emulator.faults.timeout_s)
         return Response(_UNAVAILABLE, status_code=503 if fault == "503" else 504, media_type="text/html")
 
     debug = known[0].config.debug if known else False
