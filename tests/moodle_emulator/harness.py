@@ -22,7 +22,7 @@ TOKEN = "full-token-0123456789abcdef"
 LEAST_PRIVILEGE = "least-privilege-token-0123"
 NARROW = "narrow-token-0123456789abc"
 DEBUG_TOKEN = "debug-site-token-012345678"
-WWWROOT = "https://lms.college.test"
+WWWROOT = "https://lms.abchorizon.com"
 # What the least-privilege token's user lacks.
 MISSING = ["moodle/user:create", "moodle/course:update", "enrol/manual:enrol", "moodle/category:manage",
            "moodle/user:viewalldetails"]
@@ -36,7 +36,7 @@ def php_pairs(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]
         if isinstance(value, dict):
             out += php_pairs(value, name)
         elif isinstance(value, list):
-            out += php_pairs(dict(enumerate(value)), name)
+            out += php_pairs({str(i): v for i, v in enumerate(value)}, name)
         elif isinstance(value, bool):
             out.append((name, "1" if value else "0"))
         else:
@@ -232,4 +232,4 @@ def running_emulator(config: dict[str, Any], workdir: Path) -> Iterator[Emulator
 def student(n: int, **fields: Any) -> dict[str, Any]:
     """A core_user_create_users entry for student n."""
     return {"username": f"student{n}", "firstname": f"First{n}", "lastname": f"Last{n}",
-            "email": f"student{n}@college.test", "idnumber": f"STU-{n:04d}", "password": "Secret-pass1", **fields}
+            "email": f"student{n}@abchorizon.com", "idnumber": f"STU-{n:04d}", "password": "Secret-pass1", **fields}

@@ -42,7 +42,7 @@ def test_call_counts_per_function_and_records_per_call(moodle: Emulator) -> None
 def test_seed_makes_existing_data_without_or_with_plugin_events(moodle: Emulator, receiver: Receiver) -> None:
     seeded = moodle.admin("POST", "seed", json={
         "users": [{"username": "old.account", "firstname": "Old", "lastname": "Account",
-                   "email": "old@college.test", "idnumber": "STU-0001"}],
+                   "email": "old@abchorizon.com", "idnumber": "STU-0001"}],
         "categories": [{"name": "Legacy", "idnumber": "PROG-OLD"}],
         "courses": [{"fullname": "Legacy unit", "shortname": "LEG", "idnumber": "CLS-OLD", "categoryid": 1}]})
     (uid,), (cid,) = seeded["users"], seeded["courses"]

@@ -42,7 +42,7 @@ def test_get_works_like_post_and_post_wins(moodle: Emulator) -> None:
     resp = httpx.get(moodle.endpoint, params={"wstoken": TOKEN, "wsfunction": "core_webservice_get_site_info",
                                               "moodlewsrestformat": "json"})
     info = resp.json()
-    assert info["username"] == "zohosync" and info["siteurl"] == "https://lms.college.test"
+    assert info["username"] == "zohosync" and info["siteurl"] == "https://lms.abchorizon.com"
     assert info["release"].startswith("4.3") and info["siteid"] == 1
     assert {"name": "core_user_create_users", "version": "2023100900"} in info["functions"]
     mixed = httpx.post(moodle.endpoint, params={"wstoken": "wrong", "wsfunction": "core_webservice_get_site_info"},

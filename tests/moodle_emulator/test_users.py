@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.moodle_emulator.harness import DEBUG_TOKEN, LEAST_PRIVILEGE, Emulator, MoodleError, student
 
 
-def _create(moodle: Emulator, *users: dict[str, object]) -> list[dict[str, object]]:
+def _create(moodle: Emulator, *users: dict[str, Any]) -> list[dict[str, Any]]:
     return list(moodle.call("core_user_create_users", {"users": list(users)}))
 
 
@@ -24,7 +26,7 @@ def test_create_users_in_one_batch_returns_ids_and_usernames_in_order(moodle: Em
 def test_created_user_reads_back_by_every_field(moodle: Emulator) -> None:
     (created,) = _create(moodle, student(1, city="Beirut", country="LB", institution="ABC Horizon"))
     for field, value in (("id", created["id"]), ("idnumber", "STU-0001"), ("username", "student1"),
-                         ("email", "student1@college.test")):
+                         ("email", "student1@abchorizon.com")):
         (user,) = moodle.call("core_user_get_users_by_field", {"field": field, "values": [value]})
         assert user["id"] == created["id"]
     assert list(user) == ["id", "username", "firstname", "lastname", "fullname", "email", "department",
@@ -38,7 +40,7 @@ def test_created_user_reads_back_by_every_field(moodle: Emulator) -> None:
     found = moodle.call("core_user_get_users_by_field",
                         {"field": "idnumber", "values": ["STU-0002", "STU-0001", "STU-9999"]})
     assert [u["id"] for u in found] == [created["id"], other["id"]]
-    assert moodle.call("core_user_get_users_by_field", {"field": "email", "values": ["STUDENT1@college.test"]}) == []
+    assert moodle.call("core_user_get_users_by_field", {"field": "email", "values": ["STUDENT1@abchorizon.com"]}) == []
 
 
 def test_get_users_by_field_rejects_fields_and_values_moodle_rejects(moodle: Emulator) -> None:
@@ -53,7 +55,7 @@ def test_get_users_by_field_rejects_fields_and_values_moodle_rejects(moodle: Emu
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"username": "student1"}, "Username already exists: student1"),
-    ({"email": "STUDENT1@College.test"}, "Email address already exists: STUDENT1@College.test"),
+    ({"email": "STUDENT1@Abchorizon.com"}, "Email address already exists: STUDENT1@Abchorizon.com"),
     ({"email": "not-an-address"}, "Email address is invalid: not-an-address"),
     ({"firstname": "  "}, "The field firstname cannot be blank"),
     ({"auth": "mnet"}, "Invalid authentication type: mnet"),
@@ -77,7 +79,7 @@ def test_a_bad_user_fails_the_whole_batch(moodle: Emulator, change: dict[str, ob
 
 def test_duplicate_username_inside_one_batch_and_ids_not_reused_after_rollback(moodle: Emulator) -> None:
     with pytest.raises(MoodleError):
-        _create(moodle, student(1), student(1, email="other@college.test"))
+        _create(moodle, student(1), student(1, email="other@abchorizon.com"))
     assert moodle.call("core_user_get_users_by_field", {"field": "username", "values": ["student1"]}) == []
     (fresh,) = _create(moodle, student(1))
     assert fresh["id"] > 6  # the rolled-back rows used ids, as a database sequence does
@@ -104,7 +106,7 @@ def test_update_users_reports_each_failure_as_a_warning_and_updates_the_rest(moo
     result = moodle.call("core_user_update_users", {"users": [
         {"id": a["id"], "firstname": "Lina", "suspended": 1},
         {"id": 999999, "firstname": "Ghost"},
-        {"id": b["id"], "email": "student1@college.test"},
+        {"id": b["id"], "email": "student1@abchorizon.com"},
         {"id": b["id"], "username": "student1"},
         {"id": 2, "firstname": "Not admin"},
     ]})
@@ -129,6 +131,6 @@ def test_least_privilege_token_gets_nopermissions(moodle: Emulator) -> None:
     (created,) = _create(moodle, student(1))
     (seen,) = moodle.call("core_user_get_users_by_field", {"field": "id", "values": [created["id"]]},
                           token=LEAST_PRIVILEGE)
-    assert "username" not in seen and "auth" not in seen and seen["email"] == "student1@college.test"
+    assert "username" not in seen and "auth" not in seen and seen["email"] == "student1@abchorizon.com"
     assert moodle.call("core_user_get_users_by_field", {"field": "username", "values": ["student1"]},
                        token=LEAST_PRIVILEGE) == []

@@ -30,21 +30,21 @@ def test_created_users_are_sent_signed_with_the_plugin_body(moodle: Emulator, re
     assert (body["event_type"], body["event_name"], body["site_url"], body["sequence"]) == (
         "user_created", "\\core\\event\\user_created", WWWROOT, 1)
     assert body["data"] == {"moodle_user_id": created[0]["id"], "username": "student1",
-                            "email": "student1@college.test", "firstname": "First1", "lastname": "Last1",
+                            "email": "student1@abchorizon.com", "firstname": "First1", "lastname": "Last1",
                             "idnumber": "STU-0001"}
-    assert b'"site_url":"https://lms.college.test"' in first.raw  # compact, slashes unescaped, like json_encode
+    assert b'"site_url":"https://lms.abchorizon.com"' in first.raw  # compact, slashes unescaped, like json_encode
     assert {d["outcome"] for d in moodle.settled()} == {"delivered"}
 
 
 def test_user_updated_only_when_a_field_the_backend_uses_changed(moodle: Emulator, receiver: Receiver) -> None:
     (user,) = moodle.call("core_user_create_users", {"users": [student(1)]})
     moodle.call("core_user_update_users", {"users": [{"id": user["id"], "suspended": 1, "city": "Tyre"}]})
-    moodle.call("core_user_update_users", {"users": [{"id": user["id"], "email": "lina@college.test"}]})
-    moodle.call("core_user_update_users", {"users": [{"id": user["id"], "email": "lina@college.test"}]})
+    moodle.call("core_user_update_users", {"users": [{"id": user["id"], "email": "lina@abchorizon.com"}]})
+    moodle.call("core_user_update_users", {"users": [{"id": user["id"], "email": "lina@abchorizon.com"}]})
     moodle.settled()
     bodies = [d.body for d in receiver.wait_for(2)]
     assert [(b["event_type"], b["sequence"]) for b in bodies] == [("user_created", 1), ("user_updated", 2)]
-    assert bodies[1]["data"]["email"] == "lina@college.test"
+    assert bodies[1]["data"]["email"] == "lina@abchorizon.com"
     assert len(receiver.snapshot()) == 2
 
 
