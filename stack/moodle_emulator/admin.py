@@ -140,6 +140,8 @@ def admin_router(emulator: Emulator) -> APIRouter:
         now = int(time.time())
         with store.transaction():
             for u in body.users:
+                if store.user_by_username(u.username) is not None:
+                    raise HTTPException(422, f"username {u.username!r} exists")
                 user = store.add_user(**u.model_dump(), has_password=True, timecreated=now, timemodified=now)
                 if body.events:
                     user_event(store, "user_created", user.id, now)

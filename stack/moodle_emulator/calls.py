@@ -22,18 +22,26 @@ class Call:
     fault: str | None
 
 
+UNKNOWN = "(unknown)"
+
+
 class CallLog:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, functions: frozenset[str]) -> None:
         self._calls: deque[Call] = deque(maxlen=size)
         self._seq = 0
-        # Counts survive the log's trimming, so they stay exact however long a benchmark runs.
-        self._counts: Counter[tuple[str | None, str | None]] = Counter()
+        # Counts survive the log's trimming, so they stay exact however long a benchmark runs; names a client made
+        # up are counted together, so the counts stay bounded whatever is sent.
+        self._functions = functions
+        self._counts: Counter[tuple[str | None, str]] = Counter()
 
     def add(self, **fields: Any) -> None:
         self._seq += 1
         call = Call(seq=self._seq, **fields)
         self._calls.append(call)
-        self._counts[(call.tenant, call.wsfunction)] += 1
+        self._counts[(call.tenant, self.label(call.wsfunction))] += 1
+
+    def label(self, function: str | None) -> str:
+        return function if function in self._functions else UNKNOWN
 
     def clear(self) -> None:
         self._calls.clear()
@@ -47,5 +55,5 @@ class CallLog:
         out: Counter[str] = Counter()
         for (call_tenant, function), n in self._counts.items():
             if tenant is None or call_tenant == tenant:
-                out[function or ""] += n
+                out[function] += n
         return dict(sorted(out.items()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stack.moodle_emulator.calls import CallLog
-from stack.moodle_emulator.config import EmulatorConfig, Faults, SiteConfig, TokenConfig
+from stack.moodle_emulator.config import EMULATED_FUNCTIONS, EmulatorConfig, Faults, SiteConfig, TokenConfig
 from stack.moodle_emulator.metrics import EmulatorMetrics
 from stack.moodle_emulator.store import PendingEvent, SiteStore
 from stack.moodle_emulator.webhooks import WebhookDispatcher
@@ -21,7 +21,7 @@ class Emulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.metrics = EmulatorMetrics()
-        self.calls = CallLog(config.call_log_size)
+        self.calls = CallLog(config.call_log_size, frozenset(EMULATED_FUNCTIONS))
         self.webhooks = WebhookDispatcher(config.webhooks, self.metrics)
         # The plugin's per-record event counter, per site: (tenant, record) → last sequence sent.
         self._sequences: dict[tuple[str, str], int] = {}

@@ -139,6 +139,7 @@ def get_enrolled_users(call: Call, params: dict[str, Any]) -> list[dict[str, Any
     number = clean(options.get("limitnumber", 0), INT)
     chosen = chosen[start:start + number] if number else chosen[start:]
     wanted = [f.strip() for f in options["userfields"].split(",")] if "userfields" in options else None
+    courses_of = store.courses_of_users()
     out = []
     for user in chosen:
         details = user_details(call, user)
@@ -147,8 +148,7 @@ def get_enrolled_users(call: Call, params: dict[str, Any]) -> list[dict[str, Any
                             for r in sorted(store.roles(courseid, user.id), key=lambda r: ROLES[r].sortorder)]
         details["enrolledcourses"] = [
             {"id": c.id, "fullname": c.fullname, "shortname": c.shortname}
-            for c in sorted(store.courses.values(), key=lambda c: c.id)
-            if any(x.userid == user.id for x in store.enrolments_of_course(c.id))]
+            for c in sorted((store.courses[i] for i in courses_of.get(user.id, ())), key=lambda c: c.id)]
         keys = [k for k in _ENROLLED_KEYS if wanted is None or k in wanted or k in ("id", "fullname")]
         out.append({k: details[k] for k in keys if k in details})
     return out

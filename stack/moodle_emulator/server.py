@@ -102,7 +102,7 @@ async def handle(emulator: Emulator, request: Request) -> Response:
         # Logged on arrival, so the log keeps the order in which calls came in.
         emulator.calls.add(at=time.time(), tenant=tenant, wsfunction=function_name, status=None if fault == "timeout"
                            else 503, exception=None, errorcode=None, records=0, fault=fault)
-        emulator.metrics.calls.labels(wsfunction=function_name or "", outcome=fault).inc()
+        emulator.metrics.calls.labels(wsfunction=emulator.calls.label(function_name), outcome=fault).inc()
         if fault == "timeout":
             await asyncio.sleep(emulator.faults.timeout_s)
         return Response(_UNAVAILABLE, status_code=503 if fault == "503" else 504, media_type="text/html")
@@ -133,7 +133,7 @@ async def handle(emulator: Emulator, request: Request) -> Response:
     except MoodleException as exc:
         emulator.calls.add(at=time.time(), tenant=tenant, wsfunction=function_name, status=200,
                            exception=exc.exception, errorcode=exc.errorcode, records=records, fault=fault)
-        emulator.metrics.calls.labels(wsfunction=function_name or "", outcome=exc.errorcode).inc()
+        emulator.metrics.calls.labels(wsfunction=emulator.calls.label(function_name), outcome=exc.errorcode).inc()
         log.info("web-service call failed", extra={"tenant": tenant, "wsfunction": function_name,
                                                    "errorcode": exc.errorcode, "debuginfo": exc.debuginfo})
         return _error_answer(exc, debug, as_json)

@@ -179,6 +179,10 @@ class SiteStore:
         self.role_assignments: dict[tuple[int, int], frozenset[int]] = {}
         # The plugin's last queued fingerprint per user: a user_updated that changes none of its fields is not sent.
         self.user_fingerprints: dict[int, str] = {}
+        # Indexes, kept (and rolled back) with the tables, so lookups stay cheap on a site with many users.
+        self._usernames: dict[str, int] = {}
+        self._emails: dict[str, frozenset[int]] = {}
+        self._ue_by_pair: dict[tuple[int, int], int] = {}
         self._journal: _Journal | None = None
         self._user_ids = itertools.count(1)
         self._category_ids = itertools.count(1)
@@ -245,21 +249,34 @@ class SiteStore:
     # -- users --------------------------------------------------------------------------------------------------
 
     def add_user(self, **fields: Any) -> User:
-        user = User(id=next(self._user_ids), **fields)
-        return self._put(self.users, user.id, user)
+        return self.save_user(User(id=next(self._user_ids), **fields))
 
     def save_user(self, user: User) -> User:
+        old = self.users.get(user.id)
+        if old is not None and old.username != user.username:
+            self._drop(self._usernames, old.username)
+        self._put(self._usernames, user.username, user.id)
+        if old is not None and old.email.lower() != user.email.lower():
+            self._set_email(old.email, self._emails.get(old.email.lower(), frozenset()) - {user.id})
+        self._set_email(user.email, self._emails.get(user.email.lower(), frozenset()) | {user.id})
         return self._put(self.users, user.id, user)
+
+    def _set_email(self, email: str, ids: frozenset[int]) -> None:
+        if ids:
+            self._put(self._emails, email.lower(), ids)
+        else:
+            self._drop(self._emails, email.lower())
 
     def set_fingerprint(self, userid: int, fingerprint: str) -> None:
         self._put(self.user_fingerprints, userid, fingerprint)
 
     def user_by_username(self, username: str) -> User | None:
-        return next((u for u in self.users.values() if u.username == username), None)
+        userid = self._usernames.get(username)
+        return None if userid is None else self.users[userid]
 
     def email_taken(self, email: str, except_id: int | None = None) -> bool:
-        low = email.lower()
-        return any(u.email.lower() == low and u.id != except_id for u in self.users.values())
+        """Case-insensitive, as Moodle's check is."""
+        return bool(self._emails.get(email.lower(), frozenset()) - {except_id})
 
     # -- categories and courses ---------------------------------------------------------------------------------
 
@@ -300,17 +317,19 @@ class SiteStore:
     # -- enrolments and roles -----------------------------------------------------------------------------------
 
     def user_enrolment(self, enrolid: int, userid: int) -> UserEnrolment | None:
-        return next((ue for ue in self.user_enrolments.values() if ue.enrolid == enrolid and ue.userid == userid),
-                    None)
+        ueid = self._ue_by_pair.get((enrolid, userid))
+        return None if ueid is None else self.user_enrolments[ueid]
 
     def add_user_enrolment(self, **fields: Any) -> UserEnrolment:
         ue = UserEnrolment(id=next(self._ue_ids), **fields)
+        self._put(self._ue_by_pair, (ue.enrolid, ue.userid), ue.id)
         return self._put(self.user_enrolments, ue.id, ue)
 
     def save_user_enrolment(self, ue: UserEnrolment) -> UserEnrolment:
         return self._put(self.user_enrolments, ue.id, ue)
 
     def drop_user_enrolment(self, ue: UserEnrolment) -> None:
+        self._drop(self._ue_by_pair, (ue.enrolid, ue.userid))
         self._drop(self.user_enrolments, ue.id)
 
     def roles(self, courseid: int, userid: int) -> frozenset[int]:
@@ -332,3 +351,10 @@ class SiteStore:
     def enrolments_of_course(self, courseid: int) -> list[UserEnrolment]:
         enrolids = {e.id for e in self.enrols.values() if e.courseid == courseid}
         return [ue for ue in self.user_enrolments.values() if ue.enrolid in enrolids]
+
+    def courses_of_users(self) -> dict[int, set[int]]:
+        """userid → the courses the user is enrolled in (any status)."""
+        out: dict[int, set[int]] = {}
+        for ue in self.user_enrolments.values():
+            out.setdefault(ue.userid, set()).add(self.enrols[ue.enrolid].courseid)
+        return out

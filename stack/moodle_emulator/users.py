@@ -239,6 +239,18 @@ def user_details(call: Call, user: User) -> dict[str, Any]:
 _FIELD_TYPES = {"id": INT, "idnumber": RAW, "username": USERNAME, "email": RAW_TRIMMED}
 
 
+def _loosely_equal(given: str, cleaned: Any) -> bool:
+    """PHP 8's `==` between the given string and the cleaned value: a numeric string equals the number."""
+    if isinstance(cleaned, int):
+        if "_" in given:  # Python reads 1_000 as a number, PHP does not
+            return False
+        try:
+            return float(given.strip(" \t\n\r\v\f")) == cleaned
+        except ValueError:
+            return False
+    return given == cleaned
+
+
 def get_users_by_field(call: Call, params: dict[str, Any]) -> list[dict[str, Any]]:
     field = params["field"]
     if field not in _FIELD_TYPES:
@@ -247,8 +259,7 @@ def get_users_by_field(call: Call, params: dict[str, Any]) -> list[dict[str, Any
     wanted: list[Any] = []
     for value in params["values"]:
         cleaned = clean(value, _FIELD_TYPES[field])
-        # PHP's loose != : "12" equals 12 for ids.
-        if str(cleaned) != value:
+        if not _loosely_equal(value, cleaned):
             raise invalid_parameter(f"The field '{field}' value is invalid: {value}(cleaned value: {cleaned})")
         wanted.append(cleaned)
     if not call.has("moodle/user:viewdetails"):

@@ -28,6 +28,9 @@ def test_unknown_function_missing_function_and_function_outside_the_service(mood
     assert refused == {"exception": "webservice_access_exception", "errorcode": "accessexception",
                        "message": "Access control exception"}
     assert moodle.call("core_user_get_users_by_field", {"field": "username", "values": ["admin"]}, token=NARROW)
+    moodle.error("core_nope_" + "x" * 40)
+    # Made-up names are counted together, so the counts (and the metrics' labels) stay bounded.
+    assert moodle.counts() == {"(unknown)": 3, "core_user_create_users": 1, "core_user_get_users_by_field": 1}
 
 
 def test_errors_are_http_200_and_xml_is_the_default_format(moodle: Emulator) -> None:

@@ -51,6 +51,10 @@ def test_get_users_by_field_rejects_fields_and_values_moodle_rejects(moodle: Emu
         "errorcode"] == "invalidparameter"
     assert moodle.error("core_user_get_users_by_field", {"field": "id", "values": ["12x"]})[
         "errorcode"] == "invalidparameter"
+    # PHP compares the given and the cleaned value loosely: "06" is the number 6.
+    (created,) = _create(moodle, student(1))
+    assert [u["id"] for u in moodle.call("core_user_get_users_by_field",
+                                         {"field": "id", "values": [f"0{created['id']}"]})] == [created["id"]]
 
 
 @pytest.mark.parametrize(("change", "message"), [
