@@ -84,7 +84,7 @@ async def handle(emulator: Emulator, request: Request) -> Response:
     if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
         form = parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
     # PHP applies max_input_vars while reading the request; the site is known from the token in it.
-    given_token = next((v for k, v in reversed(form + query) if k == "wstoken"), None)
+    given_token = next((v for k, v in reversed(query + form) if k == "wstoken"), None)  # POST wins
     known = emulator.tokens.get(given_token or "")
     limit = known[0].config.max_input_vars if known else DEFAULT_MAX_INPUT_VARS
     params = merged(query, form, limit)
