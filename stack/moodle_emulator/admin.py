@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stack.moodle_emulator.config import Faults
 from stack.moodle_emulator.emulator import Emulator, Site
 from stack.moodle_emulator.events import enrolment_event, user_event
+from stack.moodle_emulator.grading import GradeRequest, GradingRefused, grade
 from stack.moodle_emulator.store import ROLES, Course
 
 
@@ -165,5 +166,13 @@ def admin_router(emulator: Emulator) -> APIRouter:
                     enrolment_event(store, "enrollment_created", ue, instance, now)
                 out["enrolments"].append(ue.id)
         return out
+
+    @router.post("/grade")
+    async def give_grade(body: GradeRequest) -> dict[str, int]:
+        """A teacher grades a student's submission; the plugin sends grade_updated."""
+        try:
+            return grade(site_of(body.tenant).store, body, int(time.time()))
+        except GradingRefused as exc:
+            raise HTTPException(422, str(exc)) from None
 
     return router

@@ -17,11 +17,11 @@ EMULATED_FUNCTIONS: tuple[str, ...] = (
     "enrol_manual_enrol_users", "enrol_manual_unenrol_users", "core_enrol_get_enrolled_users",
 )
 
-# The plugin's event types for what web services change (its admin page can switch each one off).
+# The plugin's event types (its admin page can switch each one off).
 PluginEvent = Literal["user_created", "user_updated", "enrollment_created", "enrollment_updated",
-                      "enrollment_deleted"]
+                      "enrollment_deleted", "grade_updated"]
 PLUGIN_EVENTS: tuple[PluginEvent, ...] = ("user_created", "user_updated", "enrollment_created",
-                                          "enrollment_updated", "enrollment_deleted")
+                                          "enrollment_updated", "enrollment_deleted", "grade_updated")
 
 
 class _Strict(BaseModel):

@@ -20,6 +20,7 @@ EVENT_NAMES = {
     "enrollment_created": "\\core\\event\\user_enrolment_created",
     "enrollment_updated": "\\core\\event\\user_enrolment_updated",
     "enrollment_deleted": "\\core\\event\\user_enrolment_deleted",
+    "grade_updated": "\\mod_assign\\event\\submission_graded",
 }
 USER_FIELDS = ("username", "email", "firstname", "lastname", "idnumber")
 
@@ -82,3 +83,9 @@ def enrolment_event(store: SiteStore, event_type: str, ue: UserEnrolment, instan
         return data
 
     store.emit(PendingEvent(event_type, EVENT_NAMES[event_type], f"user_enrolment:{ue.id}", at, build))
+
+
+def grade_event(store: SiteStore, grade_id: int, data: dict[str, Any], at: int) -> None:
+    if _enabled(store, "grade_updated"):
+        store.emit(PendingEvent("grade_updated", EVENT_NAMES["grade_updated"], f"assign_grade:{grade_id}", at,
+                                lambda: data))

@@ -30,14 +30,16 @@ class Role:
     sortorder: int
 
 
-# A default install's roles; `get_assignable_roles()` of a course for an administrator is the course-level ones.
+# A default install's roles, plus the internal verifier's role a BTEC college adds (shortname "iv", which the
+# plugin reports as the grader role "iv"). `get_assignable_roles()` of a course for an administrator is the
+# course-level ones.
 ROLES: dict[int, Role] = {r.id: r for r in (
     Role(1, "manager", "Manager", 1), Role(2, "coursecreator", "Course creator", 2),
     Role(3, "editingteacher", "Teacher", 3), Role(4, "teacher", "Non-editing teacher", 4),
     Role(5, "student", "Student", 5), Role(6, "guest", "Guest", 6), Role(7, "user", "Authenticated user", 7),
-    Role(8, "frontpage", "Authenticated user on site home", 8),
+    Role(8, "frontpage", "Authenticated user on site home", 8), Role(9, "iv", "Internal verifier", 9),
 )}
-COURSE_ASSIGNABLE_ROLES = frozenset({1, 3, 4, 5})
+COURSE_ASSIGNABLE_ROLES = frozenset({1, 3, 4, 5, 9})
 STUDENT_ROLE = 5
 
 
@@ -183,6 +185,11 @@ class SiteStore:
         self._usernames: dict[str, int] = {}
         self._emails: dict[str, frozenset[int]] = {}
         self._ue_by_pair: dict[tuple[int, int], int] = {}
+        # Graded assignments: (courseid, assignment name) → course module id; (cmid, userid, attempt) → grade id.
+        self.assignments: dict[tuple[int, str], int] = {}
+        self.grades: dict[tuple[int, int, int], int] = {}
+        self._cm_ids = itertools.count(1)
+        self._grade_ids = itertools.count(1)
         self._journal: _Journal | None = None
         self._user_ids = itertools.count(1)
         self._category_ids = itertools.count(1)
@@ -313,6 +320,17 @@ class SiteStore:
 
     def manual_instance(self, courseid: int) -> EnrolInstance | None:
         return next((e for e in self.enrols.values() if e.courseid == courseid and e.enrol == "manual"), None)
+
+    # -- grading ------------------------------------------------------------------------------------------------
+
+    def assignment(self, courseid: int, name: str) -> int:
+        cmid = self.assignments.get((courseid, name))
+        return cmid if cmid is not None else self._put(self.assignments, (courseid, name), next(self._cm_ids))
+
+    def grade_id(self, cmid: int, userid: int, attempt: int) -> int:
+        key = (cmid, userid, attempt)
+        gradeid = self.grades.get(key)
+        return gradeid if gradeid is not None else self._put(self.grades, key, next(self._grade_ids))
 
     # -- enrolments and roles -----------------------------------------------------------------------------------
 

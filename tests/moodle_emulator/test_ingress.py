@@ -1,5 +1,5 @@
-"""Against the real ingress (embedded Kafka): every webhook the emulator sends is accepted, stored in raw.moodle
-and parsed into canonical events without a dead letter."""
+"""Against the real ingress (embedded Kafka): every webhook the emulator sends (users, enrolments, a grade) is
+accepted, stored in raw.moodle and parsed into canonical events without a dead letter."""
 
 from __future__ import annotations
 
@@ -34,10 +34,12 @@ def test_the_ingress_accepts_every_webhook_and_streams_parse_them(linked: Emulat
         {"roleid": 3, "userid": s2["id"], "courseid": course["id"]}]})
     linked.call("enrol_manual_enrol_users", {"enrolments": [
         {"roleid": 5, "userid": s1["id"], "courseid": course["id"], "suspend": 1}]})
+    linked.admin("POST", "grade", json={"userid": s2["id"], "courseid": course["id"], "grade": 72.5,
+                                        "grader_userid": s1["id"], "learning_outcomes": [{"code": "P1", "score": 1}]})
     linked.call("enrol_manual_unenrol_users", {"enrolments": [{"userid": s1["id"], "courseid": course["id"]}]})
 
     deliveries = linked.settled(timeout=60)
-    assert len(deliveries) == 7
+    assert len(deliveries) == 8
     assert {(d["outcome"], d["status"]) for d in deliveries} == {("delivered", 202)}
     seen: list[tuple[str, str, str]] = []
     for delivery in deliveries:
@@ -58,3 +60,4 @@ def test_the_ingress_accepts_every_webhook_and_streams_parse_them(linked: Emulat
         "user_created", "user_created", "user_updated"]
     assert sorted(t for t, entity, _ in seen if entity == "moodle_enrollment") == [
         "enrollment_created", "enrollment_created", "enrollment_deleted", "enrollment_updated"]
+    assert [t for t, entity, _ in seen if entity == "grade"] == ["grade_updated"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 from tests.moodle_emulator.harness import DEBUG_TOKEN, SECRET, WWWROOT, Delivery, Emulator, Receiver, student
@@ -110,3 +111,45 @@ def test_a_client_error_is_final_and_attempts_are_bounded(moodle: Emulator, rece
     moodle.call("core_user_create_users", {"users": [student(1), student(2)]})
     outcomes = sorted((d["outcome"], d["attempts"], d["status"]) for d in moodle.settled())
     assert outcomes == [("failed", 1, 401), ("failed", 3, 500)]  # max_attempts is 3 in the test config
+
+
+def test_a_teacher_grading_sends_grade_updated(moodle: Emulator, receiver: Receiver) -> None:
+    s1, t1 = moodle.call("core_user_create_users", {"users": [student(1), student(2)]})
+    (course,) = moodle.call("core_course_create_courses", {"courses": [
+        {"fullname": "Unit 1", "shortname": "U1", "categoryid": 1, "idnumber": "CLS-1"}]})
+    moodle.call("enrol_manual_enrol_users", {"enrolments": [
+        {"roleid": 5, "userid": s1["id"], "courseid": course["id"]},
+        {"roleid": 3, "userid": t1["id"], "courseid": course["id"]}]})
+    receiver.wait_for(4)
+    graded = moodle.admin("POST", "grade", json={
+        "userid": s1["id"], "courseid": course["id"], "assignment_name": "Unit 1 Assignment 1",
+        "btec_scale_index": 3, "grader_userid": t1["id"], "feedback": "<p>Merit</p>", "workflow_state": "inmarking",
+        "learning_outcomes": [{"code": "P1", "description": "Explain", "score": 1}, {"code": "D1"}]})
+    moodle.admin("POST", "grade", json={"userid": s1["id"], "courseid": course["id"],
+                                        "assignment_name": "Unit 1 Assignment 1", "btec_scale_index": 4,
+                                        "grader_userid": t1["id"]})
+    first, second = (_verified(d) for d in receiver.wait_for(6)[4:])
+    assert (first["event_type"], first["event_name"]) == ("grade_updated", "\\mod_assign\\event\\submission_graded")
+    assert first["data"] == {
+        "moodle_user_id": s1["id"], "user_email": "student1@abchorizon.com", "course_id": course["id"],
+        "course_idnumber": "CLS-1", "assignment_id": graded["assignment_id"],
+        "assignment_name": "Unit 1 Assignment 1", "grade_id": graded["grade_id"], "raw_grade": 3.0,
+        "grade_max": 4.0, "attempt_number": 1, "time_graded": first["timestamp"],
+        "grader": {"moodle_user_id": t1["id"], "full_name": "First2 Last2", "role": "teacher"},
+        "feedback": "<p>Merit</p>",
+        "learning_outcomes": [{"code": "P1", "description": "Explain", "score": "1.00000", "feedback": ""},
+                              {"code": "D1", "description": "", "score": "", "feedback": ""}],
+        "workflow_state": "inmarking", "released": False, "btec_scale_index": 3}
+    # The regrade of the same submission: same grade record, next sequence, released.
+    assert (second["data"]["grade_id"], second["sequence"], second["data"]["released"]) == (
+        graded["grade_id"], 2, True)
+    # The college's internal verifier (role 9, shortname "iv") grades as "iv".
+    (iv,) = moodle.call("core_user_create_users", {"users": [student(3)]})
+    moodle.call("enrol_manual_enrol_users", {"enrolments": [{"roleid": 9, "userid": iv["id"],
+                                                              "courseid": course["id"]}]})
+    moodle.admin("POST", "grade", json={"userid": s1["id"], "courseid": course["id"], "grade": 80,
+                                        "grader_userid": iv["id"]})
+    assert receiver.wait_for(9)[-1].body["data"]["grader"]["role"] == "iv"
+    # A user who is not enrolled in the course cannot be graded there.
+    refused = httpx.post(f"{moodle.url}/__emulator/grade", json={"userid": 1, "courseid": course["id"], "grade": 50})
+    assert refused.status_code == 422 and "not enrolled" in refused.text
