@@ -21,6 +21,7 @@ def banner(settings: Settings) -> str:
     base = f"http://127.0.0.1:{port}"
     control = f"http://127.0.0.1:{os.environ.get('CONTROL_PORT', '8001')}"
     tenant = settings.default_tenant
+    moodle_port = os.environ.get("MOODLE_EMULATOR_PORT", "8091")
     secrets = load_tenants(settings).tenants[tenant]
     body = (
         '{"event_id":"demo-' + uuid.uuid4().hex[:8] + '","event_type":"user_created","timestamp":'
@@ -50,6 +51,8 @@ def banner(settings: Settings) -> str:
             "  projector     metrics http://127.0.0.1:6068/metrics",
             "  zoho sink     metrics http://127.0.0.1:6070/metrics",
             f"  zoho emulator http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}",
+            f"  moodle        http://127.0.0.1:{moodle_port}/webservice/rest/server.php   (emulator; tokens in "
+            f"{cfg.root / 'moodle-sites.json'})",
             f"  kafka         {cfg.kafka_bootstrap}",
             f"  postgres      {cfg.database_url}",
             f"  secrets       {settings.resolved_tenants_file()}",
@@ -64,6 +67,8 @@ def banner(settings: Settings) -> str:
             f"  psql '{cfg.database_url}?options=-csearch_path%3Dprojections'",
             "Zoho CRM emulator (what the sink wrote):",
             f"  curl -s http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}/__emulator/records/BTEC_Grades",
+            "Moodle emulator (what a Moodle sink created):",
+            f"  curl -s http://127.0.0.1:{moodle_port}/__emulator/users?tenant={tenant}",
             "",
         ]
     )

@@ -40,20 +40,28 @@ class EmbeddedStack:
         return ensure_topics(self.cfg.kafka_bootstrap, contract_topics(self.partitions))
 
     def _write_emulator_config(self, tenants: TenantsConfig) -> None:
-        """The Zoho emulator's orgs (one per tenant) and the sink's accounts that reach them.
+        """The Zoho emulator's orgs (one per tenant) and the sink's accounts that reach them; the Moodle
+        emulator's sites (one per tenant) and the web-service URL and token a Moodle sink uses for each.
 
-        The org's workflow webhooks carry the tenant's ingress token; the OAuth credentials are
-        derived from it, so they stay the same across restarts and differ per tenant.
+        The org's workflow webhooks carry the tenant's ingress token, the site's plugin signs with the
+        tenant's Moodle secret; the credentials are derived from those, so they stay the same across
+        restarts and differ per tenant.
         """
-        orgs, accounts = [], []
+        orgs, accounts, sites, moodle_sites = [], [], [], []
         emulator = f"http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}"
+        moodle = f"http://127.0.0.1:{os.environ.get('MOODLE_EMULATOR_PORT', '8091')}"
         for name, t in tenants.tenants.items():
             derived = hashlib.sha256(f"{t.zoho_webhook_token}|zoho-emulator".encode()).hexdigest()
             creds = {"client_id": "1000.EMULATORCLIENT", "client_secret": derived[:32],
                      "refresh_token": f"1000.{derived[32:]}"}
             orgs.append({"tenant": name, "webhook_token": t.zoho_webhook_token, **creds})
             accounts.append({"tenant": name, "accounts_url": emulator, "api_domain": emulator, **creds})
-        files = {"zoho-emulator.json": {"orgs": orgs}, "zoho-accounts.json": {"accounts": accounts}}
+            wstoken = hashlib.sha256(f"{t.moodle_webhook_secret}|moodle-emulator".encode()).hexdigest()[:32]
+            sites.append({"tenant": name, "wwwroot": f"{moodle}/{name}",
+                          "moodle_webhook_secret": t.moodle_webhook_secret, "tokens": [{"token": wstoken}]})
+            moodle_sites.append({"tenant": name, "url": moodle, "token": wstoken})
+        files = {"zoho-emulator.json": {"orgs": orgs}, "zoho-accounts.json": {"accounts": accounts},
+                 "moodle-emulator.json": {"sites": sites}, "moodle-sites.json": {"sites": moodle_sites}}
         for filename, content in files.items():
             path = self.cfg.root / filename
             path.write_text(json.dumps(content, indent=2))
