@@ -7,10 +7,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from streams.tenants import TenantMapping
 
 from streams.events import CanonicalEvent
 from streams.parse import RawPosition, parse_raw
-from streams.tenants import TenantMapping
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at
 from tests.moodle_emulator.harness import Emulator, emulator_config, running_emulator, student
