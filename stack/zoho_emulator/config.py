@@ -87,8 +87,10 @@ class Behaviour(_Strict):
     upsert_multiple_matches: Literal["update_first", "duplicate_data"] = "update_first"
     get_unknown_id: Literal[204, 400] = 204
     delete_triggers_workflow: bool = True
-    # How long a list `next_page_token` stays valid (Zoho: a day).
+    # How long a list `next_page_token` stays valid (Zoho: a day), and how many records a chain of page tokens
+    # reaches (Zoho: 100,000); a test lowers the second to reach PAGINATION_LIMIT_EXCEEDED cheaply.
     page_token_ttl_s: int = 24 * 3600
+    page_token_limit: int = Field(default=100_000, ge=1)
 
 
 class EmulatorConfig(_Strict):

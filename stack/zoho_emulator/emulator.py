@@ -45,7 +45,8 @@ class Emulator:
         for org in config.orgs:
             store = OrgStore(org, config.resolved_modules(org), self.clock)
             self.orgs[org.tenant] = Org(org, store, OrgLimits(org, self.clock), RecordService(store, config.behaviour),
-                                        PageTokens(self.clock, config.behaviour.page_token_ttl_s))
+                                        PageTokens(self.clock, config.behaviour.page_token_ttl_s,
+                                                   config.behaviour.page_token_limit))
         self.calls = CallLog(config.call_log_size)
         self.webhooks = WebhookDispatcher(config.webhooks, self.clock, self.metrics)
         # Bumped by reset, so a call that hung across a reset does not write into the fresh state.

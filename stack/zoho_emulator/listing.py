@@ -47,9 +47,10 @@ class Cursor:
 
 
 class PageTokens:
-    def __init__(self, clock: Clock, ttl_s: int, size: int = MAX_PAGE_TOKENS) -> None:
+    def __init__(self, clock: Clock, ttl_s: int, limit: int = TOKEN_LIMIT, size: int = MAX_PAGE_TOKENS) -> None:
         self.clock = clock
         self.ttl_s = ttl_s
+        self.limit = limit
         self.size = size
         self._tokens: OrderedDict[str, Cursor] = OrderedDict()
 
@@ -149,20 +150,20 @@ def list_records(store: OrgStore, tokens: PageTokens, module: str, request: Requ
     token = params.get("page_token")
     if token:
         cursor = tokens.take(token, binding)
-        if cursor.served >= TOKEN_LIMIT:
+        if cursor.served >= tokens.limit:
             raise ZohoError(400, "PAGINATION_LIMIT_EXCEEDED",
-                            "You can only get upto 100000 records using page_token param", {"param_name": "page_token"})
-        page, served = cursor.page + 1, cursor.served
-        found = _take(store.walk(module, sort_by, sort_order == "desc", cursor.after), wanted, 0,
-                      min(per_page, TOKEN_LIMIT - served) + 1)
+                            f"You can only get upto {tokens.limit} records using page_token param",
+                            {"param_name": "page_token"})
+        page, served, cap = cursor.page + 1, cursor.served, min(per_page, tokens.limit - cursor.served)
+        found = _take(store.walk(module, sort_by, sort_order == "desc", cursor.after), wanted, 0, cap + 1)
     else:
         if page * per_page > DISCRETE_LIMIT:
             raise ZohoError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                             "You can only get the first 2000 records without using page_token param",
                             {"limit": DISCRETE_LIMIT})
-        served = (page - 1) * per_page
-        found = _take(store.walk(module, sort_by, sort_order == "desc", None), wanted, served, per_page + 1)
-    window, more = found[:per_page], len(found) > per_page
+        served, cap = (page - 1) * per_page, per_page
+        found = _take(store.walk(module, sort_by, sort_order == "desc", None), wanted, served, cap + 1)
+    window, more = found[:cap], len(found) > cap
     if not window:
         if since is not None and not any(wanted(r) for r in store.records[module].values()):
             return Response(status_code=304)
@@ -170,6 +171,7 @@ def list_records(store: OrgStore, tokens: PageTokens, module: str, request: Requ
     next_token: str | None = None
     expiry: str | None = None
     if more:
+        # past the token limit Zoho still says more_records; the next token then answers PAGINATION_LIMIT_EXCEEDED
         next_token, expires_at = tokens.issue(binding, sort_key(sort_by, window[-1]), page, served + len(window))
         expiry = store.clock.iso(expires_at)
     return JSONResponse({

@@ -5,11 +5,12 @@ admin API, as the puller's tests do."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.zoho_emulator.harness import Emulator, students
+from tests.zoho_emulator.harness import Emulator, emulator_config, running_emulator, students
 
 FIELDS = "Academic_Email,Last_Name"
 DAY_AGO = datetime.now(UTC) - timedelta(days=1)
@@ -156,3 +157,21 @@ def test_seeding_validates_like_an_insert_and_costs_nothing(emulator: Emulator) 
     assert clash.status_code == 400 and clash.json()["detail"]["details"]["api_name"] == "Academic_Email"
     assert len(emulator.records("BTEC_Students")) == 3
     assert emulator.credits()["used"] == 0 and emulator.calls() == []
+
+
+def test_a_chain_of_page_tokens_stops_at_the_token_limit(tmp_path: Path) -> None:
+    # Zoho's limit is 100,000 records; a second emulator with a limit of 250 shows the same answer cheaply.
+    config = emulator_config("http://127.0.0.1:9")
+    config["behaviour"] = {"page_token_limit": 250}
+    with running_emulator(config, tmp_path) as small:
+        small.seed("BTEC_Students", students(300), created_start=DAY_AGO)
+        with httpx.Client(base_url=f"{small.url}/crm/v8",
+                          headers={"Authorization": f"Zoho-oauthtoken {small.token()}"}) as api:
+            first = _page(api, per_page=200).json()
+            second = _page(api, per_page=200, page_token=first["info"]["next_page_token"]).json()
+            assert second["info"]["count"] == 50 and second["info"]["more_records"] is True
+            beyond = _page(api, per_page=200, page_token=second["info"]["next_page_token"])
+    assert beyond.status_code == 400
+    assert beyond.json() == {"code": "PAGINATION_LIMIT_EXCEEDED", "status": "error",
+                             "message": "You can only get upto 250 records using page_token param",
+                             "details": {"param_name": "page_token"}}
