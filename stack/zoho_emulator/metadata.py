@@ -34,6 +34,7 @@ SYSTEM_FIELDS: dict[str, tuple[str, str]] = {
 }
 # Ids of metadata objects: org prefix + a counter range of their own, stable across calls.
 _SUBFORM_MODULE_BASE = 500
+_PROFILE_ID = 900
 _FIELD_BASE = 1_000_000
 
 
@@ -59,7 +60,7 @@ def module_item(store: OrgStore, org: OrgConfig, name: str) -> dict[str, Any]:
         module_id, api = store.module_ids[name], True
         generated = "default" if name in STANDARD_MODULES else "custom"
         held = rights(org, name)
-    profile = {"name": "Administrator", "id": f"{org.id_prefix}{3:012d}"}
+    profile = {"name": "Administrator", "id": f"{org.id_prefix}{_PROFILE_ID:012d}"}
     return {
         "api_name": name, "module_name": name, "id": module_id, "plural_label": _label(name),
         "singular_label": _label(name), "actual_plural_label": _label(name), "actual_singular_label": _label(name),
@@ -112,7 +113,7 @@ def _field_id(store: OrgStore, module_index: int, n: int) -> str:
 def _base(store: OrgStore, module_index: int, n: int, name: str, data_type: str, json_type: str,
           read_only: bool) -> dict[str, Any]:
     profile = {"permission_type": "read_only" if read_only else "read_write", "name": "Administrator",
-               "id": f"{store.org.id_prefix}{3:012d}"}
+               "id": f"{store.org.id_prefix}{_PROFILE_ID:012d}"}
     return {
         "api_name": name, "id": _field_id(store, module_index, n), "field_label": _label(name),
         "display_label": _label(name), "data_type": data_type, "json_type": json_type, "type": "used",
