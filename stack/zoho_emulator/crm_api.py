@@ -1,4 +1,4 @@
-"""`/crm/v7|v8/...`: auth, URL and module checks, limits, injected faults, then the record operation."""
+"""`/crm/v7|v8/...`: auth, URL and module checks, scopes and rights, limits, injected faults, the operation."""
 
 from __future__ import annotations
 
