@@ -175,3 +175,14 @@ def test_a_chain_of_page_tokens_stops_at_the_token_limit(tmp_path: Path) -> None
     assert beyond.json() == {"code": "PAGINATION_LIMIT_EXCEEDED", "status": "error",
                              "message": "You can only get upto 250 records using page_token param",
                              "details": {"param_name": "page_token"}}
+
+
+def test_seeding_thousands_keeps_one_spread_of_modified_time_across_batches(emulator: Emulator) -> None:
+    start = DAY_AGO.replace(microsecond=0)
+    ids = emulator.seed("BTEC_Students", students(5001), created_start=start - timedelta(days=30),
+                        modified_start=start, modified_step_s=2)
+    assert len(set(ids)) == 5001
+    by_id = {r["id"]: r for r in emulator.records("BTEC_Students")}
+    for i in (0, 4999, 5000):  # the last of the first seed call and the first of the second
+        assert datetime.fromisoformat(by_id[ids[i]]["Modified_Time"]) == start + timedelta(seconds=2 * i)
+        assert datetime.fromisoformat(by_id[ids[i]]["Created_Time"]) == start - timedelta(days=30)
