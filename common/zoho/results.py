@@ -47,6 +47,13 @@ RecordResult = RecordSuccess | RecordFailure
 
 def parse_write_items(items: Any, offset: int, expected: int, default_action: Literal["created", "updated"]
                       ) -> list[RecordResult]:
+    if isinstance(items, list) and len(items) == 1 and expected > 1 and items[0].get("status") == "error":
+        # A request-level error (INVALID_MODULE, LIMIT_EXCEEDED, …) comes inside data[] as one item: it is
+        # every record's answer.
+        item = items[0]
+        details = item.get("details") if isinstance(item.get("details"), dict) else {}
+        return [RecordFailure(offset + i, str(item.get("code")), str(item.get("message")), details)
+                for i in range(expected)]
     if not isinstance(items, list) or len(items) != expected:
         raise ZohoRequestError(200, None, f"expected {expected} result items, got {items!r:.200}")
     results: list[RecordResult] = []

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stack.zoho_emulator.schema import ModuleSpec, default_modules
 
 DEFAULT_SCOPE = (
-    "ZohoCRM.modules.ALL ZohoCRM.settings.fields.READ ZohoSearch.securesearch.READ "
+    "ZohoCRM.modules.ALL ZohoCRM.settings.fields.READ ZohoCRM.settings.modules.READ ZohoSearch.securesearch.READ "
     "ZohoCRM.notifications.ALL ZohoCRM.settings.automation_actions.ALL"
 )
 
@@ -31,6 +31,8 @@ class OrgConfig(_Strict):
     client_secret: str = "emulator-client-secret"
     refresh_token: str = "1000.emulator-refresh-token"
     scope: str = DEFAULT_SCOPE
+    # More refresh tokens of the same client (say, one a college generated with fewer scopes): token -> scope.
+    extra_refresh_tokens: dict[str, str] = Field(default_factory=dict)
     # Sent as ?token= on workflow webhooks, like the shared secret a real webhook carries in its URL.
     webhook_token: str | None = None
     # Real ids start with an org-specific prefix followed by a counter.
@@ -41,6 +43,9 @@ class OrgConfig(_Strict):
     # This org's own customisation (every Zoho org is customised): a module given here replaces the one of
     # that name from `EmulatorConfig.modules` / the defaults in this org only, e.g. a field marked unique.
     modules: dict[str, ModuleSpec] = Field(default_factory=dict)
+    # The profile of the API user: modules it may only read, and modules it may not see at all (403 NO_PERMISSION).
+    read_only_modules: list[str] = Field(default_factory=list)
+    no_access_modules: list[str] = Field(default_factory=list)
 
 
 class OAuthConfig(_Strict):
@@ -70,7 +75,8 @@ class Faults(_Strict):
     timeout_s: float = Field(default=30.0, ge=0)
     search_lag_s: float = Field(default=0.0, ge=0)
     # Deterministic faults for the next calls, consumed one per call: "500", "429" or "timeout".
-    next: list[Literal["500", "429", "timeout"]] = Field(default_factory=list)
+    # "auth_failure" answers 401 AUTHENTICATION_FAILURE once, as Zoho does for a token it no longer accepts.
+    next: list[Literal["500", "429", "timeout", "auth_failure"]] = Field(default_factory=list)
     seed: int | None = None
 
 
@@ -81,6 +87,10 @@ class Behaviour(_Strict):
     upsert_multiple_matches: Literal["update_first", "duplicate_data"] = "update_first"
     get_unknown_id: Literal[204, 400] = 204
     delete_triggers_workflow: bool = True
+    # How long a list `next_page_token` stays valid (Zoho: a day), and how many records a chain of page tokens
+    # reaches (Zoho: 100,000); a test lowers the second to reach PAGINATION_LIMIT_EXCEEDED cheaply.
+    page_token_ttl_s: int = 24 * 3600
+    page_token_limit: int = Field(default=100_000, ge=1)
 
 
 class EmulatorConfig(_Strict):

@@ -1,4 +1,4 @@
-"""`/crm/v7|v8/...`: auth, URL and module checks, limits, injected faults, then the record operation."""
+"""`/crm/v7|v8/...`: auth, URL and module checks, scopes and rights, limits, injected faults, the operation."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from stack.zoho_emulator.access import check_permission, check_record_scope, check_settings_scope
 from stack.zoho_emulator.criteria import parse_criteria
 from stack.zoho_emulator.emulator import Emulator, Org
 from stack.zoho_emulator.errors import (
@@ -21,18 +22,18 @@ from stack.zoho_emulator.errors import (
     param_missing,
     too_many_requests,
 )
-from stack.zoho_emulator.limits import write_cost
+from stack.zoho_emulator.limits import call_cost
+from stack.zoho_emulator.listing import fields_param, list_deleted, list_records, paging
+from stack.zoho_emulator.metadata import fields_body, module_body, modules_body
 from stack.zoho_emulator.records import WriteResult
 
 log = logging.getLogger("zoho_emulator.crm")
 
 VERSIONS = ("v7", "v8")
 MAX_RECORDS = 100
-MAX_FIELDS = 50
-MAX_PER_PAGE = 200
 MAX_SEARCH_RESULTS = 2000
 WRITE_OPERATIONS = ("insert", "update", "upsert")
-SORTABLE = ("id", "Created_Time", "Modified_Time")
+SETTINGS_OPERATIONS = ("settings_modules", "settings_module", "settings_fields")
 
 
 @dataclass
@@ -63,22 +64,49 @@ _METHODS = {
     0: {"GET": "list", "POST": "insert", "PUT": "update", "DELETE": "delete"},
     "upsert": {"POST": "upsert"},
     "search": {"GET": "search"},
+    "deleted": {"GET": "deleted"},
     1: {"GET": "get", "PUT": "update", "DELETE": "delete"},
 }
 
 
 def resolve(org: Org, method: str, version: str, rest: str) -> Route:
     parts = [p for p in rest.split("/") if p]
-    if version not in VERSIONS or not parts or len(parts) > 2:
+    if version not in VERSIONS or not parts or len(parts) > 3:
+        raise invalid_url()
+    if parts[0] == "settings":
+        return _settings_route(method, parts)
+    if len(parts) > 2:
         raise invalid_url()
     module = parts[0]
     if module not in org.store.modules:
         raise invalid_module()
-    key: int | str = 0 if len(parts) == 1 else parts[1] if parts[1] in ("upsert", "search") else 1
+    key: int | str = 0 if len(parts) == 1 else parts[1] if parts[1] in ("upsert", "search", "deleted") else 1
     operation = _METHODS[key].get(method)
     if operation is None:
-        raise ZohoError(400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one")
+        raise ZohoError(400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one",
+                        {"resource_path_index": 0})
     return Route(operation, module, parts[1] if key == 1 else None)
+
+
+def _settings_route(method: str, parts: list[str]) -> Route:
+    if method != "GET" or len(parts) < 2 or parts[1] not in ("modules", "fields") \
+            or (parts[1] == "fields" and len(parts) > 2):
+        raise invalid_url()
+    if parts[1] == "fields":
+        return Route("settings_fields", "")
+    if len(parts) == 3:
+        return Route("settings_module", parts[2])
+    return Route("settings_modules", "")
+
+
+def wraps_request_errors(method: str, rest: str) -> bool:
+    """Insert/update/upsert (and the deleted-records list) answer a request-level 400 inside `data[]`, as the
+    spec's examples show (INVALID_MODULE, LIMIT_EXCEEDED, MANDATORY_NOT_FOUND, AUTHORIZATION_FAILED...);
+    401, 403, 404, 429 and 500 stay one top-level object, and so do the other reads and delete."""
+    parts = [p for p in rest.split("/") if p]
+    if not parts or parts[0] == "settings":
+        return False
+    return method in ("POST", "PUT") or (method == "GET" and len(parts) == 2 and parts[1] == "deleted")
 
 
 async def read_call(request: Request, route: Route) -> Call:
@@ -106,20 +134,30 @@ async def read_call(request: Request, route: Route) -> Call:
 def cost_of(call: Call, request: Request) -> tuple[int, bool]:
     """Credits the call costs and whether it counts against the sub-concurrency limit."""
     op = call.route.operation
-    if op in WRITE_OPERATIONS:
-        return write_cost(call.records), call.records > 10
-    heavy = op == "list" and ("sort_by" in request.query_params or "cvid" in request.query_params)
-    return 1, heavy
+    cvid = "cvid" in request.query_params
+    heavy = (op in WRITE_OPERATIONS and call.records > 10) or (op == "list" and ("sort_by" in request.query_params
+                                                                                 or cvid))
+    return call_cost(op, call.records, cvid), heavy
+
+
+def _authorise(org: Org, scopes: frozenset[str], route: Route) -> None:
+    if route.operation in SETTINGS_OPERATIONS:
+        check_settings_scope(scopes, route.operation)
+        return
+    check_record_scope(scopes, route.module, route.operation)
+    check_permission(org.config, route.module, route.operation)
 
 
 async def handle(emulator: Emulator, request: Request, version: str, rest: str) -> Response:
     org: Org | None = None
     operation, records, charged = "unknown", 0, 0
     try:
-        tenant = emulator.authority.authenticate(request.headers.get("authorization"))
+        grantee = emulator.authority.authenticate(request.headers.get("authorization"))
+        tenant = grantee.tenant
         org = emulator.orgs[tenant]
         route = resolve(org, request.method, version, rest)
         operation = route.operation
+        _authorise(org, grantee.scopes, route)
         call = await read_call(request, route)
         records = call.records
         cost, heavy = cost_of(call, request)
@@ -131,7 +169,7 @@ async def handle(emulator: Emulator, request: Request, version: str, rest: str) 
         charged = cost
         emulator.metrics.credits.labels(tenant=tenant).inc(cost)
     except ZohoError as err:
-        response = err.response()
+        response = err.response(wrapped=err.status == 400 and wraps_request_errors(request.method, rest))
     if org is not None and (remaining := org.limits.remaining_header()) is not None:
         response.headers["X-API-CREDITS-REMAINING"] = remaining
     code = _error_code(response)
@@ -155,6 +193,8 @@ async def _inject_faults(emulator: Emulator) -> None:
         raise ZohoError(500, "INTERNAL_ERROR", "Internal Server Error")
     elif fault == "429":
         raise too_many_requests("The concurrency limit of the user for the app is exceeded.")
+    elif fault == "auth_failure":
+        raise ZohoError(401, "AUTHENTICATION_FAILURE", "Authentication failed")
 
 
 def _error_code(response: Response) -> str | None:
@@ -164,6 +204,9 @@ def _error_code(response: Response) -> str | None:
         body = json.loads(bytes(response.body))
     except ValueError:
         return None
+    if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"] \
+            and isinstance(body["data"][0], dict):
+        body = body["data"][0]  # a request-level error wrapped like a record's
     return body.get("code") if isinstance(body, dict) else None
 
 
@@ -173,7 +216,15 @@ def _dispatch(emulator: Emulator, org: Org, call: Call, request: Request) -> Res
     if op == "get":
         return _get(emulator, org, route, request)
     if op == "list":
-        return _list(org, route, request)
+        return list_records(org.store, org.page_tokens, route.module, request)
+    if op == "deleted":
+        return list_deleted(org.store, route.module, request)
+    if op == "settings_modules":
+        return JSONResponse(modules_body(org.store, org.config))
+    if op == "settings_module":
+        return JSONResponse(module_body(org.store, org.config, route.module))
+    if op == "settings_fields":
+        return JSONResponse(fields_body(org.store, request.query_params.get("module")))
     if op == "search":
         return _search(emulator, org, route, request)
     if op == "delete":
@@ -198,58 +249,15 @@ def _fire(emulator: Emulator, org: Org, module: str, result: WriteResult) -> Non
         emulator.webhooks.fire(org.config, module, change.operation, change.record_id, change.data, org.store.new_id)
 
 
-def _fields_param(request: Request, required: bool) -> list[str] | None:
-    raw = request.query_params.get("fields")
-    if not raw:
-        if required:
-            raise param_missing("fields")
-        return None
-    fields = [f.strip() for f in raw.split(",") if f.strip()]
-    if len(fields) > MAX_FIELDS:
-        raise ZohoError(400, "LIMIT_EXCEEDED", "limit exceeded", {"limit": MAX_FIELDS, "param_name": "fields"})
-    return fields
-
-
-def _paging(request: Request) -> tuple[int, int]:
-    try:
-        page = int(request.query_params.get("page", "1"))
-        per_page = int(request.query_params.get("per_page", str(MAX_PER_PAGE)))
-    except ValueError as exc:
-        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "page"}) from exc
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "per_page", "maximum_length": 200})
-    return page, per_page
-
-
 def _get(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
     assert route.record_id is not None
-    fields = _fields_param(request, required=False)
+    fields = fields_param(request, required=False)
     record = org.records.get(route.module, route.record_id, fields) if route.record_id.isdigit() else None
     if record is None:
         if route.record_id.isdigit() and emulator.config.behaviour.get_unknown_id == 204:
             return Response(status_code=204)
         raise ZohoError(400, "INVALID_DATA", "invalid record id", {"resource_path_index": 0})
     return JSONResponse({"data": [record]})
-
-
-def _list(org: Org, route: Route, request: Request) -> Response:
-    fields = _fields_param(request, required=True)
-    page, per_page = _paging(request)
-    sort_by = request.query_params.get("sort_by", "id")
-    if sort_by not in SORTABLE:
-        raise ZohoError(400, "INVALID_DATA", "invalid data", {"param_name": "sort_by", "supported_values": SORTABLE})
-    sort_order = request.query_params.get("sort_order", "desc")
-    ids = request.query_params.get("ids")
-    found = org.records.listing(route.module, ids.split(",") if ids else None, sort_by, sort_order != "asc")
-    window = found[(page - 1) * per_page: page * per_page]
-    if not window:
-        return Response(status_code=204)
-    return JSONResponse({
-        "data": [org.store.render(route.module, r, fields) for r in window],
-        "info": {"per_page": per_page, "count": len(window), "page": page, "sort_by": sort_by,
-                 "sort_order": sort_order, "more_records": len(found) > page * per_page, "next_page_token": None,
-                 "previous_page_token": None, "page_token_expiry": None},
-    })
 
 
 def _search(emulator: Emulator, org: Org, route: Route, request: Request) -> Response:
@@ -262,8 +270,8 @@ def _search(emulator: Emulator, org: Org, route: Route, request: Request) -> Res
     else:
         raise param_missing("criteria")
     node = parse_criteria(criteria, spec)
-    fields = _fields_param(request, required=False)
-    page, per_page = _paging(request)
+    fields = fields_param(request, required=False)
+    page, per_page = paging(request)
     visible_after = emulator.clock.now() - emulator.faults.search_lag_s
     found = org.records.search(route.module, node, visible_after)[:MAX_SEARCH_RESULTS]
     window = found[(page - 1) * per_page: page * per_page]

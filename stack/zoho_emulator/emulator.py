@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
@@ -9,11 +10,15 @@ from stack.zoho_emulator.calls import CallLog
 from stack.zoho_emulator.clock import Clock
 from stack.zoho_emulator.config import EmulatorConfig, Faults, OrgConfig
 from stack.zoho_emulator.limits import OrgLimits
+from stack.zoho_emulator.listing import PageTokens
 from stack.zoho_emulator.metrics import EmulatorMetrics
 from stack.zoho_emulator.oauth import TokenAuthority
 from stack.zoho_emulator.records import RecordService
 from stack.zoho_emulator.store import OrgStore
 from stack.zoho_emulator.webhooks import WebhookDispatcher
+
+# OrgConfig keys `POST /__emulator/orgs/{tenant}/profile` may change (scope for tokens issued afterwards).
+PROFILE_KEYS = {"scope", "read_only_modules", "no_access_modules", "daily_credits"}
 
 
 @dataclass
@@ -22,6 +27,7 @@ class Org:
     store: OrgStore
     limits: OrgLimits
     records: RecordService
+    page_tokens: PageTokens
 
 
 class Emulator:
@@ -34,9 +40,13 @@ class Emulator:
         self.modules = config.resolved_modules()
         self.authority = TokenAuthority(config.oauth, config.orgs, self.clock)
         self.orgs: dict[str, Org] = {}
+        # The profile settings the admin API may change at run time, restored by reset.
+        self._profiles = {org.tenant: org.model_dump(include=PROFILE_KEYS) for org in config.orgs}
         for org in config.orgs:
             store = OrgStore(org, config.resolved_modules(org), self.clock)
-            self.orgs[org.tenant] = Org(org, store, OrgLimits(org, self.clock), RecordService(store, config.behaviour))
+            self.orgs[org.tenant] = Org(org, store, OrgLimits(org, self.clock), RecordService(store, config.behaviour),
+                                        PageTokens(self.clock, config.behaviour.page_token_ttl_s,
+                                                   config.behaviour.page_token_limit))
         self.calls = CallLog(config.call_log_size)
         self.webhooks = WebhookDispatcher(config.webhooks, self.clock, self.metrics)
         # Bumped by reset, so a call that hung across a reset does not write into the fresh state.
@@ -67,6 +77,9 @@ class Emulator:
         for org in self.orgs.values():
             org.store.reset()
             org.limits.reset()
+            org.page_tokens.reset()
+            for key, value in self._profiles[org.config.tenant].items():
+                setattr(org.config, key, copy.deepcopy(value))
         self.calls.clear()
         self.webhooks.deliveries.clear()
         self.set_faults(self.config.faults.model_copy(deep=True))

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 
 class ZohoError(Exception):
-    """A request-level error: one top-level object, no `data` array."""
+    """A request-level error: one top-level object (or, on write calls, the only item of `data`)."""
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -17,11 +17,12 @@ class ZohoError(Exception):
         self.message = message
         self.details = details or {}
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            {"code": self.code, "details": self.details, "message": self.message, "status": "error"},
-            status_code=self.status,
-        )
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "details": self.details, "message": self.message, "status": "error"}
+
+    def response(self, wrapped: bool = False) -> JSONResponse:
+        """`wrapped`: inside `data[]`, the way write calls answer a request-level 400."""
+        return JSONResponse({"data": [self.body()]} if wrapped else self.body(), status_code=self.status)
 
 
 class RecordError(Exception):

@@ -24,6 +24,23 @@ def write_cost(records: int) -> int:
     return max(1, math.ceil(records / 10))
 
 
+# Zoho's credit table (api-limits): every call costs 1 except these.
+DELETED_RECORDS_COST = 2
+CVID_LIST_COST = 3
+
+
+def call_cost(operation: str, records: int, cvid: bool = False) -> int:
+    """Credits one call costs: writes by their record count; a list with `cvid` 3; deleted records 2; else 1
+    (a list or search page of up to 200 records is one call, one credit)."""
+    if operation in ("insert", "update", "upsert"):
+        return write_cost(records)
+    if operation == "deleted":
+        return DELETED_RECORDS_COST
+    if operation == "list" and cvid:
+        return CVID_LIST_COST
+    return 1
+
+
 class OrgLimits:
     def __init__(self, org: OrgConfig, clock: Clock) -> None:
         self.org = org
@@ -49,6 +66,9 @@ class OrgLimits:
         bucket = int(self.clock.now() // BUCKET_S)
         self._buckets[bucket] = self._buckets.get(bucket, 0) + cost
         self._buckets.move_to_end(bucket)
+
+    def remaining(self) -> int:
+        return max(0, self.org.daily_credits - self.used())
 
     def remaining_header(self) -> str | None:
         """X-API-CREDITS-REMAINING appears only once half of the credits are used."""

@@ -35,6 +35,15 @@ class _Token:
     tenant: str
     refresh_token: str
     expires_at: float
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """Who an access token speaks for: the org (tenant) and the scopes granted with its refresh token."""
+
+    tenant: str
+    scopes: frozenset[str]
 
 
 class TokenAuthority:
@@ -56,9 +65,12 @@ class TokenAuthority:
         if not client or client[0].client_secret != params.get("client_secret"):
             raise OAuthFailure({"error": "invalid_client"})
         org = client[0]
-        if org.refresh_token != params.get("refresh_token"):
+        refresh_token = params.get("refresh_token", "")
+        scopes = {org.refresh_token: org.scope, **org.extra_refresh_tokens}
+        if refresh_token not in scopes:
             raise OAuthFailure({"error": "invalid_code"})
-        grant = self._grants.setdefault(org.refresh_token, _Grant(org))
+        scope = scopes[refresh_token]
+        grant = self._grants.setdefault(refresh_token, _Grant(org))
         now = self.clock.now()
         if now - grant.window_start >= self.config.refresh_window_s:
             grant.window_start, grant.issued_in_window = now, 0
@@ -66,23 +78,24 @@ class TokenAuthority:
             raise OAuthFailure({"error": "Access Denied", "error_description": TOO_MANY})
         grant.issued_in_window += 1
         token = "1000." + secrets.token_hex(16) + "." + secrets.token_hex(16)
-        self._tokens[token] = _Token(org.tenant, org.refresh_token, now + self.config.token_lifetime_s)
+        self._tokens[token] = _Token(org.tenant, refresh_token, now + self.config.token_lifetime_s,
+                                     frozenset(scope.split()))
         grant.live.append(token)
         # The 31st live token evicts the oldest one.
         while len(grant.live) > self.config.max_live_tokens:
             self._tokens.pop(grant.live.popleft(), None)
-        return {"access_token": token, "scope": org.scope, "api_domain": api_domain, "token_type": "Bearer",
+        return {"access_token": token, "scope": scope, "api_domain": api_domain, "token_type": "Bearer",
                 "expires_in": self.config.token_lifetime_s}
 
-    def authenticate(self, header: str | None) -> str:
-        """The tenant the token belongs to, or the 401 Zoho answers."""
+    def authenticate(self, header: str | None) -> Grantee:
+        """The org and scopes of the token, or the 401 Zoho answers."""
         prefix = "Zoho-oauthtoken "
         if not header or not header.startswith(prefix) or not header[len(prefix):].strip():
             raise ZohoError(401, "AUTHENTICATION_FAILURE", "Authentication failed")
         token = self._tokens.get(header[len(prefix):].strip())
         if token is None or token.expires_at <= self.clock.now():
             raise ZohoError(401, "INVALID_TOKEN", "invalid oauth token")
-        return token.tenant
+        return Grantee(token.tenant, token.scopes)
 
     def expire_all(self) -> int:
         now = self.clock.now()

@@ -63,7 +63,7 @@ class RecordService:
             except RecordError as err:
                 result.items.append(err.item())
                 continue
-            self.store.replace(record, values)
+            self.store.replace(module, record, values)
             result.items.append(success_item("record updated", self.store.write_details(record)))
             result.changes.append(Change("update", record.id, self.store.render(module, record)))
         return result
@@ -92,12 +92,38 @@ class RecordService:
                 result.changes.append(Change("insert", record.id, self.store.render(module, record)))
             else:
                 record = existing
-                self.store.replace(record, values)
+                self.store.replace(module, record, values)
                 item = success_item("record updated", self.store.write_details(record))
                 item.update(action="update", duplicate_field=field)
                 result.changes.append(Change("update", record.id, self.store.render(module, record)))
             result.items.append(item)
         return result
+
+    def seed(self, module: str, data: list[Any], times: list[tuple[float, float]]) -> list[str]:
+        """Records that existed before the integration started: validated like an insert, no webhook, no credits.
+
+        Unique fields are checked against an index built once, so seeding thousands of records stays linear.
+        """
+        spec, validator = self.store.modules[module], self._validator(module)
+        taken: dict[str, set[Any]] = {name: set() for name in spec.unique_fields()}
+        for record in self.store.records[module].values():
+            for name, index_of in taken.items():
+                index_of.add(_unique_key(record.values.get(name), spec.fields[name].case_sensitive))
+        prepared = []
+        for index, raw in enumerate(data):
+            try:
+                values = validator.prepare(raw, index, None)
+            except RecordError as err:
+                raise ZohoError(400, err.code, err.message, err.details) from err
+            for name, seen in taken.items():
+                key = _unique_key(values.get(name), spec.fields[name].case_sensitive)
+                if key is not None and key in seen:
+                    raise ZohoError(400, "DUPLICATE_DATA", "duplicate data",
+                                    {"api_name": name, "json_path": f"$.data[{index}].{name}"})
+                seen.add(key)
+            prepared.append(values)
+        return [self.store.create(module, values, created, modified).id
+                for values, (created, modified) in zip(prepared, times, strict=True)]
 
     def delete(self, module: str, ids: list[str]) -> WriteResult:
         result = WriteResult([], [])
@@ -115,14 +141,6 @@ class RecordService:
     def get(self, module: str, record_id: str, fields: list[str] | None = None) -> dict[str, Any] | None:
         record = self.store.get(module, record_id)
         return None if record is None else self.store.render(module, record, fields)
-
-    def listing(self, module: str, ids: list[str] | None, sort_by: str, descending: bool) -> list[StoredRecord]:
-        records = list(self.store.records[module].values())
-        if ids is not None:
-            wanted = set(ids)
-            records = [r for r in records if r.id in wanted]
-        keys = {"id": lambda r: int(r.id), "Created_Time": lambda r: r.created, "Modified_Time": lambda r: r.modified}
-        return sorted(records, key=keys.get(sort_by, keys["id"]), reverse=descending)
 
     def search(self, module: str, node: Node, visible_after: float) -> list[StoredRecord]:
         spec = self.store.modules[module]
@@ -200,3 +218,12 @@ class RecordService:
             "api_name": name, "json_path": f"$.data[{index}].{name}", "id": existing.id,
             "more_records": len(found) > 1, "duplicate_record": duplicate,
         })
+
+
+def _unique_key(value: Any, case_sensitive: bool) -> Any:
+    """The value as a unique-field index holds it (None: empty, not indexed), matching `same_value`."""
+    if is_empty(value):
+        return None
+    if isinstance(value, str) and not case_sensitive:
+        return value.strip().casefold()
+    return value

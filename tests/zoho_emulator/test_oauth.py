@@ -63,7 +63,7 @@ def test_eleventh_token_in_ten_minutes_is_refused_until_the_window_ends(emulator
         assert "access_token" in httpx.post(f"{emulator.url}/oauth/v2/token", data=GRANT).json()
     refused = httpx.post(f"{emulator.url}/oauth/v2/token", data=GRANT).json()
     assert "access_token" not in refused and refused["error"] == "Access Denied"
-    emulator.advance(599)
+    emulator.advance(590)  # leaves the real seconds a loaded machine spends on the calls above inside the window
     assert "access_token" not in httpx.post(f"{emulator.url}/oauth/v2/token", data=GRANT).json()
-    emulator.advance(2)
+    emulator.advance(11)
     assert "access_token" in httpx.post(f"{emulator.url}/oauth/v2/token", data=GRANT).json()

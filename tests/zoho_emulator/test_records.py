@@ -87,8 +87,10 @@ def test_invalid_data_variants(api: httpx.Client) -> None:
 def test_more_than_100_records_is_limit_exceeded(api: httpx.Client, emulator: Emulator) -> None:
     resp = _insert(api, "BTEC_Students", *[_student(n) for n in range(101)])
     assert resp.status_code == 400
-    assert resp.json() == {"code": "LIMIT_EXCEEDED", "message": "count of records in your request exceeds the limit",
-                           "details": {"maximum_length": 100, "api_name": "data"}, "status": "error"}
+    # a write call answers its request-level 400 inside data[], as the spec's examples show
+    assert resp.json() == {"data": [{"code": "LIMIT_EXCEEDED",
+                                     "message": "count of records in your request exceeds the limit",
+                                     "details": {"maximum_length": 100, "api_name": "data"}, "status": "error"}]}
     assert emulator.records("BTEC_Students") == []
     assert _insert(api, "BTEC_Students", *[_student(n) for n in range(100)]).status_code == 201
 
@@ -177,8 +179,8 @@ def test_upsert_default_duplicate_check_uses_unique_fields_and_given_order_wins(
 def test_upsert_on_a_field_that_is_not_unique_is_rejected(api: httpx.Client) -> None:
     resp = api.post("/BTEC_Students/upsert", json={"data": [{"Academic_Email": "a@b.co"}],
                                                     "duplicate_check_fields": ["City"]})
-    assert resp.status_code == 400 and resp.json()["code"] == "INVALID_DATA"
-    assert resp.json()["details"]["api_name"] == "City"
+    assert resp.status_code == 400 and resp.json()["data"][0]["code"] == "INVALID_DATA"
+    assert resp.json()["data"][0]["details"]["api_name"] == "City"
 
 
 def test_get_unknown_id_is_204_and_list_needs_fields(api: httpx.Client) -> None:
