@@ -81,8 +81,8 @@ def tenants_file(tmp_path_factory: pytest.TempPathFactory, tenants: dict[str, Te
 def tenant_factory(tenants_file: Path) -> Callable[..., TenantCreds]:
     """Adds a tenant of its own to the live tenants file (services re-read it) and returns its credentials."""
 
-    def make(mapping: dict[str, Any] | None = None) -> TenantCreds:
-        creds = _creds(f"t-{uuid.uuid4().hex[:10]}")
+    def make(mapping: dict[str, Any] | None = None, name: str | None = None) -> TenantCreds:
+        creds = _creds(name or f"t-{uuid.uuid4().hex[:10]}")
         config = json.loads(tenants_file.read_text())
         config["tenants"][creds.name] = {"moodle_webhook_secret": creds.moodle_secret,
                                          "zoho_webhook_token": creds.zoho_token, "mapping": mapping or {},

@@ -149,6 +149,14 @@ class ZohoClient:
         resp = await self._send("list", "GET", module, params=params, cost=1, headers=headers)
         return self._page(resp)
 
+    async def field_names(self, module: str) -> list[str]:
+        """The API names of a module's fields, from the org's metadata (`settings/fields`)."""
+        resp = await self._send("fields", "GET", "settings/fields", params={"module": module}, cost=1)
+        payload = _error_body(resp)
+        if resp.status_code != 200 or "fields" not in payload:
+            raise self._request_error(resp, payload)
+        return [str(f["api_name"]) for f in payload["fields"] if isinstance(f, dict) and f.get("api_name")]
+
     async def deleted_page(self, module: str, *, page: int = 1) -> Page:
         """One page of the module's deleted records (recycle bin and permanently deleted), newest first."""
         resp = await self._send("deleted", "GET", f"{module}/deleted",

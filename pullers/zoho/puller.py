@@ -131,6 +131,21 @@ class Puller:
                 self._due[tenant] = now + pull.options.interval_s
                 self._running[tenant] = asyncio.create_task(self._pull(run))
 
+    async def _fields(self, tenant: str, module: str, wanted: list[str]) -> list[str]:
+        """The mapping's field names the org's module has (its metadata says which); the others are reported, as
+        a mapping that names a field the org lacks reads nothing from it."""
+        try:
+            present = set(await self.clients[tenant].field_names(module))
+        except (ZohoError, httpx.HTTPError) as exc:
+            log.warning("module metadata unavailable; asking for the mapping's fields as they are",
+                        extra={"tenant": tenant, "zoho_module": module, "error": str(exc)})
+            return wanted
+        missing = [f for f in wanted if f not in present]
+        if missing:
+            log.info("mapping names fields this org's module lacks", extra={"tenant": tenant, "zoho_module": module,
+                                                                             "fields": missing})
+        return [f for f in wanted if f in present]
+
     async def _pull(self, run: Run) -> None:
         pull = self.tenants[run.tenant]
         tally = Tally()
@@ -146,7 +161,8 @@ class Puller:
         await self.state.run_progress(run.run_id, status="running")
         mapping = mapping_of(self.registry.get(run.tenant))
         for module in self.modules(run.tenant, run.module):
-            one = ModulePull(run.tenant, module, module_fields(mapping, module), self.clients[run.tenant], self.raw,
+            fields = await self._fields(run.tenant, module, module_fields(mapping, module))
+            one = ModulePull(run.tenant, module, fields, self.clients[run.tenant], self.raw,
                              self.state, pull.budget, self.ledger.spent,
                              timedelta(seconds=pull.options.overlap_s), run.run_id, progress)
             await self.state.started(run.tenant, module, run.full)
