@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from common.settings import PROJECT_ROOT
+
+Port = Literal["kafka_port", "controller_port", "pg_port"]
+# The variables `from_env` reads: also what a "port is taken" message tells the operator to set.
+PORT_VARIABLES: dict[Port, str] = {"kafka_port": "STACK_KAFKA_PORT", "controller_port": "STACK_CONTROLLER_PORT",
+                                   "pg_port": "STACK_PG_PORT"}
 
 
 @dataclass(frozen=True)
@@ -18,15 +24,21 @@ class StackConfig:
     pg_user: str = "mzsync"
     pg_db: str = "mzsync"
     kafka_heap: str = "512m"
+    # A stack whose ports all move with one variable (the test and benchmark stacks' offsets) names it here.
+    port_variable: str | None = None
 
     @classmethod
     def from_env(cls, root: Path | None = None) -> StackConfig:
         return cls(
             root=Path(root or os.environ.get("STACK_DIR") or PROJECT_ROOT / ".stack").resolve(),
-            kafka_port=int(os.environ.get("STACK_KAFKA_PORT", 19092)),
-            controller_port=int(os.environ.get("STACK_CONTROLLER_PORT", 19093)),
-            pg_port=int(os.environ.get("STACK_PG_PORT", 15432)),
+            kafka_port=int(os.environ.get(PORT_VARIABLES["kafka_port"], 19092)),
+            controller_port=int(os.environ.get(PORT_VARIABLES["controller_port"], 19093)),
+            pg_port=int(os.environ.get(PORT_VARIABLES["pg_port"], 15432)),
         )
+
+    def moved_by(self, port: Port) -> str:
+        """The environment variable that moves `port` elsewhere."""
+        return self.port_variable or PORT_VARIABLES[port]
 
     @property
     def kafka_bootstrap(self) -> str:

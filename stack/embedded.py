@@ -63,8 +63,9 @@ class EmbeddedStack:
         self.postgres.stop()
 
     def reset(self) -> None:
-        """Stop and delete every byte of data (topics, tables, secrets)."""
+        """Stop and delete every byte of data (topics, tables, secrets), the cluster's folder outside the stack too."""
         self.stop()
+        self.postgres.remove()
         shutil.rmtree(self.cfg.root, ignore_errors=True)
 
     def status(self) -> list[dict[str, object]]:
