@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import time
 import uuid
@@ -12,13 +11,13 @@ from standardwebhooks.webhooks import Webhook
 
 from common.settings import Settings
 from common.tenants import load_tenants
-from stack.config import StackConfig
+from stack.config import StackConfig, service_port
 
 
 def banner(settings: Settings) -> str:
     cfg = StackConfig.from_env(settings.stack_dir)
-    port = os.environ.get("INGRESS_PORT", "8000")
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{service_port('ingress')}"
+    emulator = f"http://127.0.0.1:{service_port('zoho emulator')}"
     tenant = settings.default_tenant
     secrets = load_tenants(settings).tenants[tenant]
     body = (
@@ -44,10 +43,10 @@ def banner(settings: Settings) -> str:
             "",
             "Moodle ↔ Zoho sync — embedded stack",
             f"  ingress       {base}   (OpenAPI: {base}/docs, metrics: {base}/metrics)",
-            "  streams       metrics http://127.0.0.1:6066/metrics",
-            "  projector     metrics http://127.0.0.1:6068/metrics",
-            "  zoho sink     metrics http://127.0.0.1:6070/metrics",
-            f"  zoho emulator http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}",
+            f"  streams       metrics http://127.0.0.1:{service_port('streams')}/metrics",
+            f"  projector     metrics http://127.0.0.1:{service_port('projector')}/metrics",
+            f"  zoho sink     metrics http://127.0.0.1:{service_port('zoho sink')}/metrics",
+            f"  zoho emulator {emulator}",
             f"  kafka         {cfg.kafka_bootstrap}",
             f"  postgres      {cfg.database_url}",
             f"  secrets       {settings.resolved_tenants_file()}",
@@ -61,7 +60,7 @@ def banner(settings: Settings) -> str:
             "Query the projections (views: student_unit_band, grade_sync_pending, class_roster, ...; docs/sql.md):",
             f"  psql '{cfg.database_url}?options=-csearch_path%3Dprojections'",
             "Zoho CRM emulator (what the sink wrote):",
-            f"  curl -s http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}/__emulator/records/BTEC_Grades",
+            f"  curl -s {emulator}/__emulator/records/BTEC_Grades",
             "",
         ]
     )

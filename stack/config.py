@@ -14,6 +14,21 @@ Port = Literal["kafka_port", "controller_port", "pg_port"]
 PORT_VARIABLES: dict[Port, str] = {"kafka_port": "STACK_KAFKA_PORT", "controller_port": "STACK_CONTROLLER_PORT",
                                    "pg_port": "STACK_PG_PORT"}
 
+# The services `make run` starts beside the stack (the Procfile): the variable that moves each one's port, and
+# its default.
+SERVICE_PORTS: dict[str, tuple[str, int]] = {
+    "ingress": ("INGRESS_PORT", 8000),
+    "streams": ("STREAMS_WEB_PORT", 6066),
+    "projector": ("PROJECTOR_METRICS_PORT", 6068),
+    "zoho sink": ("SINK_METRICS_PORT", 6070),
+    "zoho emulator": ("ZOHO_EMULATOR_PORT", 8090),
+}
+
+
+def service_port(service: str) -> int:
+    variable, default = SERVICE_PORTS[service]
+    return int(os.environ.get(variable, default))
+
 
 @dataclass(frozen=True)
 class StackConfig:

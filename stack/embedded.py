@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 
 from common.settings import Settings
 from common.tenants import TenantsConfig, ensure_tenants_file
-from stack.config import StackConfig
+from stack.config import StackConfig, service_port
 from stack.kafka import Kafka
 from stack.postgres import Postgres
 from stack.topics import ensure_topics
@@ -45,7 +44,7 @@ class EmbeddedStack:
         derived from it, so they stay the same across restarts and differ per tenant.
         """
         orgs, accounts = [], []
-        emulator = f"http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}"
+        emulator = f"http://127.0.0.1:{service_port('zoho emulator')}"
         for name, t in tenants.tenants.items():
             derived = hashlib.sha256(f"{t.zoho_webhook_token}|zoho-emulator".encode()).hexdigest()
             creds = {"client_id": "1000.EMULATORCLIENT", "client_secret": derived[:32],
