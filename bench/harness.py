@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import signal
 import subprocess
@@ -43,6 +44,8 @@ def _ignore_signals() -> None:
 def _end_on_signal(signum: int, _frame: FrameType | None) -> NoReturn:
     # Stopping is bounded (every stop has a timeout): a second Ctrl-C must not leave it half done.
     _ignore_signals()
+    # The exit ends asyncio tasks on purpose: asyncio's "exception never retrieved" about them is noise.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     print(f"{signal.Signals(signum).name}: stopping what this benchmark started", file=sys.stderr)
     raise SystemExit(128 + signum)
 
