@@ -181,7 +181,9 @@ class Postgres:
     def remove(self) -> None:
         """Delete the cluster's files, wherever they are (call after stop)."""
         home = self.dir
-        shutil.rmtree(home, ignore_errors=True)
+        # Through the link, only a folder this stack made (it names its stack) is ever deleted.
+        if home == self.link or (home / "stack-dir").exists():
+            shutil.rmtree(home, ignore_errors=True)
         if self.link.is_symlink():
             self.link.unlink()
         else:
