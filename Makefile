@@ -10,6 +10,7 @@ install:
 
 run: install
 	@$(PY) -m stack start
+	@$(PY) -m stack ports
 	@$(PY) -m stack banner
 	@.venv/bin/honcho -f Procfile start
 

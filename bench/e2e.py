@@ -3,9 +3,10 @@
     python -m bench.e2e [--rate 1000] [--seconds 60] [--steps 100,200,400,600,800]
 
 Runs its own emptied embedded stack (`.stack-bench-e2e/`) with the ingress, one streams worker and
-the projector as processes, then sends Zoho student webhooks over HTTP at a fixed rate and measures,
-for each, the time from when its request was due to leave until its row is in `projections.student`
-(polled every 50 ms; a fixed pool of senders, so a late request still counts from its due time).
+the projector as processes (all stopped however the run ends; BENCH_PORT_OFFSET moves their ports),
+then sends Zoho student webhooks over HTTP at a fixed rate and measures, for each, the time from when
+its request was due to leave until its row is in `projections.student` (polled every 50 ms; a fixed
+pool of senders, so a late request still counts from its due time).
 Prints p50/p95/p99 at the fixed rate, then steps through rates to find the highest one whose p99
 stays under one second.
 """
@@ -19,21 +20,18 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 
-from common.settings import PROJECT_ROOT
+from bench.harness import own_stack, port, service, stops_what_it_starts
 from common.tenants import ensure_tenants_file
-from stack.config import StackConfig
-from stack.embedded import EmbeddedStack
 
 # Concurrent requests in flight at most; enough for 1,000/s at the ingress's latency, few enough for one process.
 SENDERS = 64
@@ -47,11 +45,6 @@ class Result:
     rejected: int
     # How late the 99th-percentile request left its schedule (the generator or the ingress behind).
     late_p99_s: float
-
-
-def _start(module: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *module], env={**os.environ, **env}, cwd=PROJECT_ROOT,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 async def _wait_http(url: str, seconds: float = 90) -> None:
@@ -138,56 +131,47 @@ def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-def main() -> None:
+@stops_what_it_starts
+def main(undo: ExitStack) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--steps", default="100,200,400,600,800")
     ap.add_argument("--step-seconds", type=int, default=20)
     args = ap.parse_args()
-    cfg = StackConfig(root=PROJECT_ROOT / ".stack-bench-e2e", kafka_port=49092, controller_port=49093,
-                      pg_port=45432)
-    stack = EmbeddedStack(cfg)
-    stack.reset()
-    stack.start()
+    stack = own_stack(undo, ".stack-bench-e2e", kafka_port=49092, pg_port=45432)
+    cfg = stack.cfg
     tenants_file = cfg.root / "tenants.json"
     token = ensure_tenants_file(tenants_file, "default").tenants["default"].zoho_webhook_token
     tmp = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    ingress_port, streams_port, projector_port = port(18100), port(16300), port(16301)
     env = {"KAFKA_BOOTSTRAP_SERVERS": cfg.kafka_bootstrap, "DATABASE_URL": cfg.database_url,
            "TENANTS_FILE": str(tenants_file), "LOG_LEVEL": "WARNING", "LOG_REQUESTS": "false",
-           "INGRESS_PORT": "18100", "STREAMS_DATADIR": str(tmp / "streams"), "STREAMS_WEB_PORT": "16300",
-           "PROJECTOR_METRICS_PORT": "16301"}
-    procs = [_start(["producers"], env, tmp / "ingress.log"),
-             _start(["streams", "worker", "-l", "warn"], env, tmp / "streams.log"),
-             _start(["projections", "run"], env, tmp / "projector.log")]
-    try:
-        asyncio.run(_wait_http("http://127.0.0.1:18100/readyz"))
-        asyncio.run(_wait_http("http://127.0.0.1:16300/metrics"))
-        time.sleep(10)  # group joins
-        print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}; "
-              f"logs in {tmp}")
-        ingress = "http://127.0.0.1:18100"
-        rows = []
-        plan = [(args.rate, args.seconds)] + [(int(r), args.step_seconds) for r in args.steps.split(",")]
-        for rate, seconds in plan:
-            result = asyncio.run(run_rate(ingress, token, cfg.database_url, rate, seconds, "default"))
-            lat = result.latencies
-            p50, p95, p99 = (_pct(lat, q) for q in (50, 95, 99))
-            rows.append((rate, p99))
-            print(f"{rate:>5} webhooks/s for {seconds:>3}s: n={len(lat):>6}  p50 {p50 * 1000:8.0f} ms  "
-                  f"p95 {p95 * 1000:8.0f} ms  p99 {p99 * 1000:8.0f} ms  (sent late p99 "
-                  f"{result.late_p99_s * 1000:.0f} ms, rejected {result.rejected})")
-            time.sleep(5)
-        ok = [r for r, p99 in rows if p99 < 1.0]
-        print(f"highest rate tried with p99 < 1 s: {max(ok) if ok else 'none'} webhooks/s; "
-              f"target: p99 < 500 ms at {args.rate}/s")
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
-        stack.stop()
-
+           "INGRESS_PORT": str(ingress_port), "STREAMS_DATADIR": str(tmp / "streams"),
+           "STREAMS_WEB_PORT": str(streams_port), "PROJECTOR_METRICS_PORT": str(projector_port)}
+    service(undo, ["producers"], env, tmp / "ingress.log", binds=(ingress_port,))
+    service(undo, ["streams", "worker", "-l", "warn"], env, tmp / "streams.log", binds=(streams_port,))
+    service(undo, ["projections", "run"], env, tmp / "projector.log", binds=(projector_port,))
+    ingress = f"http://127.0.0.1:{ingress_port}"
+    asyncio.run(_wait_http(f"{ingress}/readyz"))
+    asyncio.run(_wait_http(f"http://127.0.0.1:{streams_port}/metrics"))
+    time.sleep(10)  # group joins
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}; "
+          f"logs in {tmp}")
+    rows = []
+    plan = [(args.rate, args.seconds)] + [(int(r), args.step_seconds) for r in args.steps.split(",")]
+    for rate, seconds in plan:
+        result = asyncio.run(run_rate(ingress, token, cfg.database_url, rate, seconds, "default"))
+        lat = result.latencies
+        p50, p95, p99 = (_pct(lat, q) for q in (50, 95, 99))
+        rows.append((rate, p99))
+        print(f"{rate:>5} webhooks/s for {seconds:>3}s: n={len(lat):>6}  p50 {p50 * 1000:8.0f} ms  "
+              f"p95 {p95 * 1000:8.0f} ms  p99 {p99 * 1000:8.0f} ms  (sent late p99 "
+              f"{result.late_p99_s * 1000:.0f} ms, rejected {result.rejected})")
+        time.sleep(5)
+    ok = [r for r, p99 in rows if p99 < 1.0]
+    print(f"highest rate tried with p99 < 1 s: {max(ok) if ok else 'none'} webhooks/s; "
+          f"target: p99 < 500 ms at {args.rate}/s")
 
 if __name__ == "__main__":
     main()

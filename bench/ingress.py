@@ -2,7 +2,8 @@
 
     python -m bench.ingress [--duration 15] [--concurrency 10,50,100] [--workers 1,2]
 
-Starts the embedded stack (or uses KAFKA_BOOTSTRAP_SERVERS), an ingress on a free port
+Starts an emptied embedded stack of its own in `.stack-bench-ingress/` (or uses
+KAFKA_BOOTSTRAP_SERVERS), an ingress (port 18001, 18002, … by workers; BENCH_PORT_OFFSET moves them)
 with the no-op route enabled, and drives both with `wrk` on 127.0.0.1. The raw
 confluent-kafka producer is measured in this process with the ingress's own settings.
 """
@@ -15,18 +16,18 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from confluent_kafka import Producer
 
-from common.settings import PROJECT_ROOT, Settings
+from bench.harness import own_stack, port, service, stops_what_it_starts
+from common.settings import Settings
 from common.tenants import ensure_tenants_file
-from stack.embedded import EmbeddedStack
 
 BODY = json.dumps(
     {
@@ -103,24 +104,21 @@ def raw_producer_rate(bootstrap: str, n: int = 200_000) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def start_ingress(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "producers"],
-        env={**os.environ, **env, "INGRESS_PORT": str(port), "INGRESS_WORKERS": str(workers)},
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
-    )
+def start_ingress(undo: ExitStack, env: dict[str, str], port: int, workers: int, log: Path) -> None:
+    service(undo, ["producers"], {**env, "INGRESS_PORT": str(port), "INGRESS_WORKERS": str(workers)}, log,
+            binds=(port,))
     for _ in range(150):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
     raise RuntimeError(f"ingress did not start; see {log}")
 
 
-def main() -> None:
+@stops_what_it_starts
+def main(undo: ExitStack) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--concurrency", default="10,50,100")
@@ -128,19 +126,20 @@ def main() -> None:
     args = ap.parse_args()
     settings = Settings()
     if settings.kafka_bootstrap_servers:
-        bootstrap = settings.kafka_bootstrap_servers
+        bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_dsn()
+        tenants_file = settings.resolved_tenants_file()
     else:
-        stack = EmbeddedStack.from_settings(settings)
-        stack.start()
-        bootstrap = stack.cfg.kafka_bootstrap
+        stack = own_stack(undo, ".stack-bench-ingress", kafka_port=39292, pg_port=35632,
+                          partitions=settings.topic_partitions)
+        bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
+        tenants_file = stack.cfg.root / "tenants.json"
     from common.kafka_admin import TopicSpec, ensure_topics
 
     ensure_topics(bootstrap, [TopicSpec("bench.raw", settings.topic_partitions, {"retention.ms": "600000"})])
-    tenants_file = settings.resolved_tenants_file()
     tenants = ensure_tenants_file(tenants_file, settings.default_tenant)
     token = tenants.tenants[settings.default_tenant].zoho_webhook_token
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TENANTS_FILE": str(tenants_file), "INGRESS_ENABLE_NOOP": "1",
-           "LOG_REQUESTS": "false", "LOG_LEVEL": "WARNING"}
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": dsn, "TENANTS_FILE": str(tenants_file),
+           "INGRESS_ENABLE_NOOP": "1", "LOG_REQUESTS": "false", "LOG_LEVEL": "WARNING"}
     log = Path(tempfile.gettempdir()) / "bench-ingress.log"
 
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
@@ -151,10 +150,10 @@ def main() -> None:
           f"{'no-op req/s':>11} {'p99 ms':>7} | {'vs producer':>11} {'vs no-op':>8}")
     rows = []
     for workers in [int(w) for w in args.workers.split(",")]:
-        port = 18000 + workers
-        proc = start_ingress(env, port, workers, log)
-        try:
-            base = f"http://127.0.0.1:{port}"
+        ingress_port = port(18000 + workers)
+        with ExitStack() as ingress_undo:
+            start_ingress(ingress_undo, env, ingress_port, workers, log)
+            base = f"http://127.0.0.1:{ingress_port}"
             run_wrk(f"{base}/webhooks/zoho/BTEC_Grades?token={token}", 10, 3)  # warm-up
             for conc in [int(c) for c in args.concurrency.split(",")]:
                 ingress = run_wrk(f"{base}/webhooks/zoho/BTEC_Grades?token={token}", conc, args.duration)
@@ -163,9 +162,6 @@ def main() -> None:
                 print(f"{workers:>7} {conc:>5} | {ingress.rps:>13,.0f} {ingress.p50_ms:>7.2f} {ingress.p99_ms:>7.2f} "
                       f"{ingress.non_2xx:>7} | {noop.rps:>11,.0f} {noop.p99_ms:>7.2f} | "
                       f"{ingress.rps / producer_rate:>11.3f} {ingress.rps / noop.rps:>8.2f}")
-        finally:
-            proc.terminate()
-            proc.wait(30)
     best = max(rows, key=lambda r: r[2].rps if r[1] == 100 else 0)
     print(f"\nat 100 clients, best: {best[2].rps:,.0f} accepted webhooks/s, p99 {best[2].p99_ms:.1f} ms "
           f"({best[0]} worker(s)); target ≥ 5,000/s and p99 < 25 ms")

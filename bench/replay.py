@@ -19,17 +19,17 @@ import platform
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 
 import psycopg
 from psycopg import sql
 
-from common.settings import PROJECT_ROOT, Settings
+from bench.harness import own_stack, stops_what_it_starts
+from common.settings import Settings
 from projections.migrate import migrate
 from projections.replay import end_offsets, replay
 from projections.synthetic import college, produce
 from projections.tables import PROJECTION_TABLES
-from stack.config import StackConfig
-from stack.embedded import EmbeddedStack
 
 EVENTS_PER_STUDENT = 16.2  # what projections.synthetic.college yields per student, reference data aside
 
@@ -58,7 +58,8 @@ def copy_same_rows(dsn: str, source: str, target: str) -> tuple[int, float]:
     return rows, elapsed
 
 
-def main() -> None:
+@stops_what_it_starts
+def main(undo: ExitStack) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
@@ -68,10 +69,7 @@ def main() -> None:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_url
     else:
         # A stack of its own, emptied first: the replay must read only the benchmark's events.
-        stack = EmbeddedStack(StackConfig(root=PROJECT_ROOT / ".stack-bench", kafka_port=39092, controller_port=39093,
-                                          pg_port=35432), partitions=settings.topic_partitions)
-        stack.reset()
-        stack.start()
+        stack = own_stack(undo, ".stack-bench", kafka_port=39092, pg_port=35432, partitions=settings.topic_partitions)
         bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()

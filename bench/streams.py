@@ -18,20 +18,18 @@ import json
 import os
 import platform
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from common.settings import PROJECT_ROOT, Settings
+from bench.harness import own_stack, port, service, stops_what_it_starts
+from common.settings import Settings
 from schemas.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
-from stack.config import StackConfig
-from stack.embedded import EmbeddedStack
 
 
 def _records(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, object]]]:
@@ -126,25 +124,18 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
     app_id = f"mzsync-bench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     start = end_offsets(bootstrap)
-    procs = []
-    t0 = time.monotonic()
-    for i in range(workers):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "-l", "warn"],
-            env={**os.environ, **env, "STREAMS_APP_ID": app_id, "STREAMS_DATADIR": str(tmp / f"w{i}"),
-                 "STREAMS_WEB_PORT": str(16100 + i), "LOG_LEVEL": "WARNING"},
-            stdout=(tmp / f"w{i}.log").open("wb"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT))
-    try:
+    with ExitStack() as undo:
+        t0 = time.monotonic()
+        procs = [service(undo, ["streams", "worker", "-l", "warn"],
+                         {**env, "STREAMS_APP_ID": app_id, "STREAMS_DATADIR": str(tmp / f"w{i}"),
+                          "STREAMS_WEB_PORT": str(port(16100 + i)), "LOG_LEVEL": "WARNING"},
+                         tmp / f"w{i}.log", binds=(port(16100 + i),))
+                 for i in range(workers)]
         time.sleep(3)
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
         seen, first, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(60)
     return last - t0, last - first, seen
 
 
@@ -159,18 +150,17 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
         admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
         admin.create_topics([NewTopic(out, 4, 1)])[out].result(30)
         extra["FLOOR_FORWARD_TO"] = out
-    proc = subprocess.Popen([sys.executable, "-m", "bench.faust_floor", "worker", "-l", "warn", "--web-port", "16199"],
-                            env={**os.environ, **env, **extra}, stdout=(tmp / "floor.log").open("wb"),
-                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-    try:
+    with ExitStack() as undo:
+        web = port(16199)
+        proc = service(undo, ["bench.faust_floor", "worker", "-l", "warn", "--web-port", str(web)], {**env, **extra},
+                       tmp / "floor.log", binds=(web,))
         proc.wait(600)
-    finally:
-        proc.kill()
     result = json.loads((tmp / "result.json").read_text())
     return float(result["records"]) / float(result["seconds"])
 
 
-def main() -> None:
+@stops_what_it_starts
+def main(undo: ExitStack) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--workers", default="1,2")
@@ -180,10 +170,7 @@ def main() -> None:
         bootstrap = settings.kafka_bootstrap_servers
     else:
         # A stack of its own, emptied first: the workers must read only the benchmark's records.
-        stack = EmbeddedStack(StackConfig(root=PROJECT_ROOT / ".stack-bench", kafka_port=39092, controller_port=39093,
-                                          pg_port=35432), partitions=settings.topic_partitions)
-        stack.reset()
-        stack.start()
+        stack = own_stack(undo, ".stack-bench", kafka_port=39092, pg_port=35432, partitions=settings.topic_partitions)
         bootstrap = stack.cfg.kafka_bootstrap
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
     t0 = time.monotonic()

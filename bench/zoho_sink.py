@@ -17,24 +17,22 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from confluent_kafka import Producer
 
+from bench.harness import own_stack, service, stops_what_it_starts
 from common.kafka_admin import ensure_topics
-from common.settings import PROJECT_ROOT, Settings
+from common.settings import Settings
 from schemas.codec import encode
 from schemas.topics import contract_topics
-from stack.config import StackConfig
-from stack.embedded import EmbeddedStack
 
 ORG: dict[str, Any] = {"tenant": "bench", "client_id": "1000.BENCH", "client_secret": "bench-secret",
        "refresh_token": "1000.bench-refresh", "daily_credits": 10_000_000}
@@ -50,23 +48,18 @@ def _port() -> int:
 
 @contextmanager
 def _process(args: list[str], env: dict[str, str], log: Path, health: str) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(health, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"{args[0]} did not start; see {log}") from None
-                time.sleep(0.2)
-            yield proc
-        finally:
-            proc.terminate()
-            proc.wait(15)
+    with ExitStack() as undo:
+        proc = service(undo, args, env, log)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{args[0]} did not start; see {log}") from None
+            time.sleep(0.2)
+        yield proc
 
 
 def _seed(emu: str, module: str, records: list[dict[str, Any]], key: str) -> list[str]:
@@ -125,7 +118,8 @@ def _round(name: str, bootstrap: str, values: list[tuple[bytes, bytes]], emu: st
             "calls": len(calls), "writes": writes, "calls_per_100_changed": per100}
 
 
-def main() -> None:
+@stops_what_it_starts
+def main(undo: ExitStack) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grades", type=int, default=5000)
     ap.add_argument("--students", type=int, default=1000)
@@ -134,12 +128,8 @@ def main() -> None:
     if settings.kafka_bootstrap_servers and settings.database_url:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_url
     else:
-        cfg = StackConfig(root=PROJECT_ROOT / ".stack-bench-zoho-sink", kafka_port=39192, controller_port=39193,
-                          pg_port=35532)
-        stack = EmbeddedStack(cfg, partitions=4)
-        stack.reset()
-        stack.start()
-        bootstrap, dsn = cfg.kafka_bootstrap, cfg.database_url
+        stack = own_stack(undo, ".stack-bench-zoho-sink", kafka_port=39192, pg_port=35532)
+        bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     ensure_topics(bootstrap, contract_topics(4))
     work = Path(tempfile.mkdtemp(prefix="bench-zoho-sink-"))
     tenant = str(ORG["tenant"])

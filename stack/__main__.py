@@ -1,4 +1,4 @@
-"""`python -m stack start|stop|status|reset|env`: the embedded Kafka + PostgreSQL stack."""
+"""`python -m stack start|stop|status|reset|env|ports|banner|topics`: the embedded Kafka + PostgreSQL stack."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from common.logs import setup_logging
 from common.settings import get_settings
 from schemas.topics import contract_topics
 from stack.banner import banner
+from stack.config import SERVICE_PORTS, service_port
 from stack.embedded import EmbeddedStack
-from stack.process import StackError
+from stack.process import StackError, port_open, port_taken
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reset", help="stop and delete all data")
     sub.add_parser("env", help="print the environment variables that point services at this stack")
     sub.add_parser("banner", help="print URLs, a signed curl example and a psql line")
+    sub.add_parser("ports", help="check that the ports of the services `make run` starts are free")
     sub.add_parser("topics", help="create the contract's topics on KAFKA_BOOTSTRAP_SERVERS (or the embedded broker)")
     args = parser.parse_args(argv)
 
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
                                    settings.topic_replication)
             for name, what in sorted(report.items()):
                 print(f"{name}: {what}")
+        elif args.command == "ports":
+            taken = [port_taken(service_port(name), variable) for name, (variable, _) in SERVICE_PORTS.items()
+                     if port_open(service_port(name))]
+            if taken:
+                raise StackError("\n".join(taken))
         elif args.command == "banner":
             print(banner(settings))
         elif args.command == "env":

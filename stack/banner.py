@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import time
 import uuid
@@ -12,16 +11,16 @@ from standardwebhooks.webhooks import Webhook
 
 from common.settings import Settings
 from common.tenants import load_tenants
-from stack.config import StackConfig
+from stack.config import StackConfig, service_port
 
 
 def banner(settings: Settings) -> str:
     cfg = StackConfig.from_env(settings.stack_dir)
-    port = os.environ.get("INGRESS_PORT", "8000")
-    base = f"http://127.0.0.1:{port}"
-    control = f"http://127.0.0.1:{os.environ.get('CONTROL_PORT', '8001')}"
+    base = f"http://127.0.0.1:{service_port('ingress')}"
+    control = f"http://127.0.0.1:{service_port('control plane')}"
+    emulator = f"http://127.0.0.1:{service_port('zoho emulator')}"
     tenant = settings.default_tenant
-    moodle_port = os.environ.get("MOODLE_EMULATOR_PORT", "8091")
+    moodle_port = service_port('moodle emulator')
     secrets = load_tenants(settings).tenants[tenant]
     body = (
         '{"event_id":"demo-' + uuid.uuid4().hex[:8] + '","event_type":"user_created","timestamp":'
@@ -47,10 +46,11 @@ def banner(settings: Settings) -> str:
             "Moodle ↔ Zoho sync — embedded stack",
             f"  ingress       {base}   (OpenAPI: {base}/docs, metrics: {base}/metrics)",
             f"  control plane {control}/control/v1   (OpenAPI: {control}/docs, metrics: {control}/metrics)",
-            "  streams       metrics http://127.0.0.1:6066/metrics",
-            "  projector     metrics http://127.0.0.1:6068/metrics",
-            "  zoho sink     metrics http://127.0.0.1:6070/metrics",
-            f"  zoho emulator http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}",
+            f"  streams       metrics http://127.0.0.1:{service_port('streams')}/metrics",
+            f"  projector     metrics http://127.0.0.1:{service_port('projector')}/metrics",
+            f"  zoho sink     metrics http://127.0.0.1:{service_port('zoho sink')}/metrics",
+            f"  zoho puller   metrics http://127.0.0.1:{service_port('zoho puller')}/metrics",
+            f"  zoho emulator {emulator}",
             f"  moodle        http://127.0.0.1:{moodle_port}/webservice/rest/server.php   (emulator; tokens in "
             f"{cfg.root / 'moodle-sites.json'})",
             f"  kafka         {cfg.kafka_bootstrap}",
@@ -66,7 +66,7 @@ def banner(settings: Settings) -> str:
             "Query the projections (views: student_unit_band, grade_sync_pending, class_roster, ...; docs/sql.md):",
             f"  psql '{cfg.database_url}?options=-csearch_path%3Dprojections'",
             "Zoho CRM emulator (what the sink wrote):",
-            f"  curl -s http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}/__emulator/records/BTEC_Grades",
+            f"  curl -s {emulator}/__emulator/records/BTEC_Grades",
             "Moodle emulator (what a Moodle sink created):",
             f"  curl -s http://127.0.0.1:{moodle_port}/__emulator/users?tenant={tenant}",
             "",

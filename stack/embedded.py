@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from common.kafka_admin import ensure_topics
 from common.settings import Settings
 from common.tenants import TenantsConfig, ensure_tenants_file
 from schemas.topics import contract_topics
-from stack.config import StackConfig
+from stack.config import StackConfig, service_port
 from stack.kafka import Kafka
 from stack.postgres import Postgres
 
@@ -48,8 +47,8 @@ class EmbeddedStack:
         restarts and differ per tenant.
         """
         orgs, accounts, sites, moodle_sites = [], [], [], []
-        emulator = f"http://127.0.0.1:{os.environ.get('ZOHO_EMULATOR_PORT', '8090')}"
-        moodle = f"http://127.0.0.1:{os.environ.get('MOODLE_EMULATOR_PORT', '8091')}"
+        emulator = f"http://127.0.0.1:{service_port('zoho emulator')}"
+        moodle = f"http://127.0.0.1:{service_port('moodle emulator')}"
         for name, t in tenants.tenants.items():
             derived = hashlib.sha256(f"{t.zoho_webhook_token}|zoho-emulator".encode()).hexdigest()
             creds = {"client_id": "1000.EMULATORCLIENT", "client_secret": derived[:32],
@@ -72,8 +71,9 @@ class EmbeddedStack:
         self.postgres.stop()
 
     def reset(self) -> None:
-        """Stop and delete every byte of data (topics, tables, secrets)."""
+        """Stop and delete every byte of data (topics, tables, secrets), the cluster's folder outside the stack too."""
         self.stop()
+        self.postgres.remove()
         shutil.rmtree(self.cfg.root, ignore_errors=True)
 
     def status(self) -> list[dict[str, object]]:

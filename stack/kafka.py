@@ -13,7 +13,7 @@ from pathlib import Path
 
 from common.settings import PROJECT_ROOT
 from stack.config import StackConfig
-from stack.process import StackError, alive, port_open, read_pid, tail, terminate
+from stack.process import StackError, alive, port_open, read_pid, require_free, tail, terminate
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,8 @@ class Kafka:
         if pid:
             log.warning("removing stale Kafka pid file", extra={"pid": pid})
             self.pid_file.unlink(missing_ok=True)
-        for port in (self.cfg.kafka_port, self.cfg.controller_port):
-            if port_open(port):
-                raise StackError(f"port {port} is taken by another process; set STACK_KAFKA_PORT/STACK_CONTROLLER_PORT")
+        require_free(self.cfg.kafka_port, self.cfg.moved_by("kafka_port"))
+        require_free(self.cfg.controller_port, self.cfg.moved_by("controller_port"))
         libs = ensure_jars()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cfg.logs_dir.mkdir(parents=True, exist_ok=True)

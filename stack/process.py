@@ -39,6 +39,45 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def port_owner(port: int) -> int | None:
+    """The pid of the process listening on TCP `port`, when /proc shows it (every process's, as root)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                # State 0A is LISTEN; the local address ends in the port, in hex.
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in sockets:
+                    return int(proc.name)
+    return None
+
+
+def port_taken(port: int, variable: str) -> str:
+    """What to tell the operator when `port` is in use: by whom, and which variable moves it."""
+    pid = port_owner(port)
+    by = ""
+    if pid is not None:
+        name = ""
+        with contextlib.suppress(OSError):
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        by = f" (by pid {pid}{', ' + name if name else ''})"
+    return f"port {port} is taken{by}: set {variable} to move it"
+
+
+def require_free(port: int, variable: str) -> None:
+    if port_open(port):
+        raise StackError(port_taken(port, variable))
+
+
 def terminate(pid: int, timeout: float = 30.0) -> None:
     """SIGTERM, wait, then SIGKILL: a clean shutdown when possible, a bounded one always."""
     with contextlib.suppress(ProcessLookupError):

@@ -95,7 +95,7 @@ def start_infra() -> Infra:
         off = int(os.environ.get("TEST_STACK_PORT_OFFSET", "0"))
         suffix = f"-{off}" if off else ""
         cfg = StackConfig(root=PROJECT_ROOT / f".stack-test{suffix}", kafka_port=29092 + off,
-                          controller_port=29093 + off, pg_port=25432 + off)
+                          controller_port=29093 + off, pg_port=25432 + off, port_variable="TEST_STACK_PORT_OFFSET")
         stack = EmbeddedStack(cfg, partitions=PARTITIONS, fast_postgres=True)
         # Each run starts from nothing: results must not depend on a previous run's data.
         stack.reset()

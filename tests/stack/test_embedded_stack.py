@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from common.settings import PROJECT_ROOT
 from schemas.topics import CANONICAL_ENTITIES
-from tests.infra import Infra, read_records
+from tests.infra import Infra, free_port, read_records
 
 
 @pytest.fixture
@@ -89,11 +89,13 @@ def test_stale_pid_file_is_detected_and_repaired(embedded: Infra) -> None:
 
 def test_a_foreign_process_on_the_port_is_reported_clearly(embedded: Infra, tmp_path: Path) -> None:
     env = {**os.environ, "STACK_DIR": str(tmp_path / "other"), "STACK_KAFKA_PORT": str(29092 + OFF),
-           "STACK_CONTROLLER_PORT": str(29193 + OFF), "STACK_PG_PORT": str(25532 + OFF)}
+           "STACK_CONTROLLER_PORT": str(free_port()), "STACK_PG_PORT": str(free_port())}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("DATABASE_URL", None)
     result = subprocess.run([sys.executable, "-m", "stack", "start"], capture_output=True, text=True, env=env,
                             cwd=PROJECT_ROOT, timeout=300)
     assert result.returncode == 1
-    assert f"port {29092 + OFF} is taken" in result.stderr
+    # The broker of the test stack holds it: the message says who, and what to set.
+    broker = (TEST_STACK / "kafka" / "kafka.pid").read_text().strip()
+    assert f"port {29092 + OFF} is taken (by pid {broker}, java): set STACK_KAFKA_PORT to move it" in result.stderr
     subprocess.run([sys.executable, "-m", "stack", "stop"], env=env, cwd=PROJECT_ROOT, timeout=120)
