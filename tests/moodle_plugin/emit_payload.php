@@ -80,7 +80,7 @@ $enrolevent = fn(string $class, array $other = []) => $class::create(['objectid'
 test_dispatch_event($enrolevent(user_enrolment_created::class));
 $fx->assign_role($student->id, 'student', $course->contextid);
 $fx->enrol($iv, $course, 'editingteacher');
-$fx->assign_role($iv->id, 'btec_iv', $course->contextid);
+$fx->assign_role($iv->id, 'internalverifier', $course->contextid);
 $DB->update_record('user_enrolments', ['id' => $ueid, 'timeend' => $now + 180 * 86400]);
 test_dispatch_event($enrolevent(user_enrolment_updated::class));
 

@@ -14,9 +14,9 @@ class fixture_builder {
         $this->systemcontextid = $this->context(CONTEXT_SYSTEM, 0, '');
         // Moodle's standard roles (sortorder as after install) plus the college's internal verifier role.
         foreach (['manager' => 1, 'coursecreator' => 2, 'editingteacher' => 3, 'teacher' => 4, 'student' => 5,
-                'guest' => 6, 'user' => 7, 'btec_iv' => 9] as $shortname => $sortorder) {
+                'guest' => 6, 'user' => 7, 'internalverifier' => 9] as $shortname => $sortorder) {
             $this->roles[$shortname] = $this->db->insert_record('role',
-                ['shortname' => $shortname, 'sortorder' => $sortorder, 'archetype' => $shortname === 'btec_iv' ? '' : $shortname]);
+                ['shortname' => $shortname, 'sortorder' => $sortorder, 'archetype' => $shortname === 'internalverifier' ? '' : $shortname]);
         }
         $this->assignmoduleid = $this->db->insert_record('modules', ['name' => 'assign']);
         $this->db->insert_record('modules', ['name' => 'quiz']);

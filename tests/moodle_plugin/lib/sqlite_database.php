@@ -69,6 +69,23 @@ class sqlite_moodle_database {
         }
     }
 
+    /** Like Moodle's database_manager, as far as the plugin uses it. */
+    public function get_manager(): sqlite_database_manager {
+        return new sqlite_database_manager($this);
+    }
+
+    /** Whether a table (without prefix) exists. */
+    public function table_exists(string $table): bool {
+        $statement = $this->pdo->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+        $statement->execute([$this->prefix . $table]);
+        return (bool) $statement->fetchColumn();
+    }
+
+    /** Drop a table (fixtures of sites without a plugin). */
+    public function drop_table(string $table): void {
+        $this->exec_raw("DROP TABLE {$this->prefix}$table");
+    }
+
     /** Run a schema script with {table} placeholders. */
     public function create_from_sql_file(string $file): void {
         foreach (array_filter(array_map('trim', explode(';', file_get_contents($file)))) as $statement) {
@@ -386,6 +403,15 @@ class sqlite_moodle_database {
             $this->transactiondepth = 0;
             $this->pdo->rollBack();
         }
+    }
+}
+
+class sqlite_database_manager {
+    public function __construct(private sqlite_moodle_database $db) {
+    }
+
+    public function table_exists($table) {
+        return $this->db->table_exists(is_string($table) ? $table : $table->getName());
     }
 }
 
