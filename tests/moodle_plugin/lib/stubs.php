@@ -67,6 +67,11 @@ function get_config($plugin, $name = null) {
     return test_config::$values[$plugin][$name] ?? false;
 }
 
+function unset_config($name, $plugin = null) {
+    unset(test_config::$values[$plugin][$name]);
+    return true;
+}
+
 function set_config($name, $value, $plugin = null) {
     if ($value === null) {
         unset(test_config::$values[$plugin][$name]);
