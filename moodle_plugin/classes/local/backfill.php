@@ -89,7 +89,8 @@ class backfill {
         set_config(self::cursor_name($kind), $cursor, config::COMPONENT);
         $transaction->allow_commit();
 
-        $left = $DB->count_records_sql("SELECT COUNT(1) $select AND x.id > :cursor", $params + ['cursor' => $cursor]);
+        $params['cursor'] = $cursor;
+        $left = $DB->count_records_sql("SELECT COUNT(1) $select AND x.id > :cursor", $params);
         return ['queued' => $queued, 'unchanged' => $unchanged, 'cursor' => $cursor, 'left' => $left,
             'done' => $left === 0];
     }

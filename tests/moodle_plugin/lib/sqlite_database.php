@@ -15,8 +15,9 @@ class sqlite_moodle_database {
     /** @var string[] every statement run, for tests that count queries */
     public array $log = [];
 
-    public function __construct() {
-        $this->pdo = new PDO('sqlite::memory:');
+    /** @param string|null $file A database file shared with another process (CLI tests); in memory when null. */
+    public function __construct(?string $file = null) {
+        $this->pdo = new PDO('sqlite:' . ($file ?? ':memory:'));
         $this->pdo->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);
         $this->pdo->setAttribute(PDO::ATTR_STRINGIFY_FETCHES, true);
         $this->pdo->setAttribute(PDO::ATTR_DEFAULT_FETCH_MODE, PDO::FETCH_OBJ);

@@ -253,8 +253,8 @@ require_once(__DIR__ . '/sqlite_database.php');
  * A fresh SQLite $DB with Moodle's tables (fixtures/core_schema.sql) and the plugin's db/install.xml; without the
  * gradingform_btec tables for a site that does not have that plugin.
  */
-function test_new_database(bool $btec = true): sqlite_moodle_database {
-    $db = new sqlite_moodle_database();
+function test_new_database(bool $btec = true, ?string $file = null): sqlite_moodle_database {
+    $db = new sqlite_moodle_database($file);
     $db->create_from_sql_file(__DIR__ . '/../fixtures/core_schema.sql');
     if (!$btec) {
         $db->drop_table('gradingform_btec_criteria');

@@ -78,6 +78,52 @@ final class delivery_test extends plugin_testcase {
         $this->assertSame([], $this->queued_tasks());
     }
 
+    /**
+     * Moodle's adhoc task runner does not load lib/filelib.php: delivery must load it itself.
+     *
+     * @runInSeparateProcess
+     * @preserveGlobalState disabled
+     */
+    public function test_delivery_loads_filelib_itself_as_under_moodles_task_runner(): void {
+        $this->assertFalse(class_exists('curl', false), 'nothing loaded lib/filelib.php before the task');
+        $this->script(self::accepted());
+
+        $this->cron($this->now + 5);
+
+        $this->assertSame('sent', $this->row()->status);
+        $this->assertTrue(class_exists('curl', false));
+    }
+
+    public function test_any_error_during_delivery_is_recorded_on_the_row(): void {
+        // No scripted answer: the fake curl throws, as any unexpected Error or exception would.
+        $this->assertSame(delivery::RESULT_RETRY, delivery::deliver((int) $this->row()->id, $this->now + 5));
+
+        $row = $this->row();
+        $this->assertSame('pending', $row->status);
+        $this->assertEquals(1, $row->attempts);
+        $this->assertStringContainsString('coding_exception', $row->lasterror);
+        $this->assertStringContainsString('no scripted answer', $row->lasterror);
+        $this->assertEquals($this->now + 5 + 60, $row->nextattempt);
+    }
+
+    public function test_the_signature_uses_the_time_of_sending_not_the_tasks_scheduled_time(): void {
+        $this->db->delete_records('task_adhoc');
+        $task = new \local_moodle_zoho_sync\task\deliver_event();
+        $task->set_custom_data(['outboxid' => (int) $this->row()->id, 'attempt' => 0]);
+        // A retry task run hours before its time (forced by an administrator).
+        $task->set_next_run_time(time() + 3 * 3600);
+        $this->script(self::accepted());
+
+        $before = time();
+        $task->execute();
+
+        $timestamp = (int) self::headers(test_http::$requests[0])['webhook-timestamp'];
+        $this->assertGreaterThanOrEqual($before, $timestamp);
+        $this->assertLessThanOrEqual(time(), $timestamp);
+        $this->assertSame(self::T0 - 60, json_decode(test_http::$requests[0]['body'], true)['timestamp'],
+            'the body keeps the time of the event');
+    }
+
     public function test_timeout_is_retried_later_with_backoff(): void {
         $this->script(['errno' => 28, 'error' => 'Operation timed out after 7001 milliseconds with 0 bytes received']);
 
@@ -127,10 +173,11 @@ final class delivery_test extends plugin_testcase {
             ['status' => 500, 'body' => 'still down']);
 
         $this->cron($this->now);
-        $this->assertEquals($this->now + 60, $this->row()->nextattempt);
-        $this->cron($this->now + 60);
-        $this->assertEquals($this->now + 60 + 120, $this->row()->nextattempt);
-        $this->cron($this->now + 180);
+        // The task runs at the later of its scheduled time and the clock, which may have ticked since setUp.
+        $this->assertEqualsWithDelta($this->now + 60, $this->row()->nextattempt, 2);
+        $this->cron($this->now + 62);
+        $this->assertEqualsWithDelta($this->now + 60 + 120, $this->row()->nextattempt, 2);
+        $this->cron($this->now + 183);
         $this->cron($this->now + 100000);
 
         $row = $this->row();
