@@ -171,8 +171,9 @@ class observer {
 
     /**
      * A gradebook grade changed (objectid = grade_grades.id). Sent for activity grades overridden or imported in the
-     * gradebook; an assignment's own grading already arrives through submission_graded, and course or category
-     * totals and manual items are not activity grades.
+     * gradebook (both mark the grade overridden); an activity pushing its own grade is not sent (an assignment's
+     * grading already arrives through submission_graded), and course or category totals and manual items are not
+     * activity grades.
      *
      * @param \core\event\user_graded $event
      */
@@ -182,7 +183,7 @@ class observer {
             return;
         }
         $data = payload_builder::gradebook_grade_data((int) $event->objectid);
-        if ($data === null || ($data['module'] === 'assign' && !$data['overridden'])) {
+        if ($data === null || !$data['overridden']) {
             return;
         }
         outbox::enqueue($eventtype, $event, outbox::entity_key('grade', $data['moodle_user_id'], $data['assignment_id']),

@@ -178,13 +178,11 @@ class config {
      * @return bool
      */
     public static function is_url_blocked(): bool {
-        global $CFG;
-
         $url = self::backend_url();
         if ($url === '' || self::allow_internal_hosts()) {
             return false;
         }
-        require_once($CFG->libdir . '/filelib.php');
+        // The same check Moodle's \curl makes before any request (core class, autoloaded).
         return (new \core\files\curl_security_helper())->url_is_blocked($url);
     }
 

@@ -314,7 +314,7 @@ final class capture_test extends plugin_testcase {
         $this->assertSame('user:' . $user->id, $this->outbox_rows()[0]->entitykey);
     }
 
-    public function test_gradebook_overrides_of_activities_are_sent_and_other_gradebook_changes_are_not(): void {
+    public function test_gradebook_overrides_and_imports_of_activity_grades_are_sent_and_other_gradebook_changes_are_not(): void {
         $assign = $this->fx->assign($this->course, 'Unit 6', 100);
         $gradeid = $this->fx->grade($assign, $this->student, $this->teacher, 40);
         $assignitem = $this->fx->grade_item($this->course, 'mod', 'assign', (int) $assign->id, ['itemname' => 'Unit 6']);
@@ -327,16 +327,21 @@ final class capture_test extends plugin_testcase {
                 'contextinstanceid' => $this->course->id, 'other' => ['itemid' => $itemid]]));
         };
 
-        // The assignment pushing its own grade: already sent through submission_graded.
+        // Activities pushing their own grades (the assignment's already came through submission_graded), and the
+        // course total.
         $graded($this->fx->gradebook_grade($assignitem, $this->student, $this->teacher, 40.0), $assignitem);
-        $graded($this->fx->gradebook_grade($courseitem, $this->student, null, 40.0), $courseitem);
+        $quizgrade = $this->fx->gradebook_grade($quizitem, $this->student, $this->teacher, 6.0);
+        $graded($quizgrade, $quizitem);
+        $graded($this->fx->gradebook_grade($courseitem, $this->student, null, 40.0, 1762060000), $courseitem);
         $this->assertSame([], $this->outbox_rows());
 
-        // A teacher overrides the assignment's grade in the gradebook; a quiz grade is imported.
+        // A teacher overrides the assignment's grade in the gradebook; a quiz grade is imported (core marks both
+        // overridden: grade_item::update_final_grade()).
         $this->db->execute('UPDATE {grade_grades} SET finalgrade = 55, overridden = 1762060000, usermodified = :iv
                              WHERE itemid = :itemid', ['iv' => $this->iv->id, 'itemid' => $assignitem]);
         $graded((int) $this->db->get_field('grade_grades', 'id', ['itemid' => $assignitem]), $assignitem);
-        $graded($this->fx->gradebook_grade($quizitem, $this->student, $this->teacher, 8.5), $quizitem);
+        $this->db->update_record('grade_grades', ['id' => $quizgrade, 'finalgrade' => 8.5, 'overridden' => 1762060001]);
+        $graded($quizgrade, $quizitem);
 
         $data = array_map(fn($b) => $b['data'], $this->deliver_all($this->now + 5));
         $this->assertSame(['grade_updated', 'grade_updated'], array_column($this->bodies(), 'event_type'));
@@ -344,7 +349,7 @@ final class capture_test extends plugin_testcase {
         $this->assertSame([55.0, 8.5], array_column($data, 'raw_grade'));
         $this->assertSame([100.0, 10.0], array_column($data, 'grade_max'));
         $this->assertSame(['gradebook', 'gradebook'], array_column($data, 'source'));
-        $this->assertSame([true, false], array_column($data, 'overridden'));
+        $this->assertSame([true, true], array_column($data, 'overridden'));
         $this->assertSame(['iv', 'teacher'], array_map(fn($d) => $d['grader']['role'], $data));
         $this->assertSame([$gradeid, null], array_column($data, 'grade_id'));
         $this->assertSame([true, true], array_column($data, 'released'));
