@@ -260,7 +260,10 @@ def _moodle(given: _Input) -> list[Parsed]:
     if event not in MOODLE_ENTITIES:
         return [given.dead(UNKNOWN_EVENT, f"Moodle event {given.kind!r} is not one of: {', '.join(MOODLE_ENTITIES)}",
                            occurred_at_ms=envelope.timestamp)]
-    mapped = map_event(event, envelope.data)
+    data = envelope.data
+    if envelope.sequence is not None and "sequence" not in data:
+        data = {**data, "sequence": envelope.sequence}
+    mapped = map_event(event, data)
     if isinstance(mapped, Invalid):
         summary = "; ".join(f"{e.field}: {e.message}" for e in mapped.errors[:5])
         return [given.dead(INVALID_RECORD, f"invalid {event} event: {summary}", mapped.errors,

@@ -23,6 +23,8 @@ class MoodleEnvelope(BaseModel):
     event_type: Text = None
     timestamp: EpochMs = None
     site_url: Text = None
+    # The plugin's per-record counter, taken with the change (top level of today's plugin's bodies).
+    sequence: OptInt = None
     data: dict[str, Any] = Field(validation_alias=AliasChoices("data", "event_data"))
 
 

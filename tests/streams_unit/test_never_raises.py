@@ -14,8 +14,8 @@ from streams.events import CanonicalEvent, DeadLetter
 from tests.streams_unit.support import FORM, JSON, one_dead, parse, sample, student
 
 MODULES = [m.module for m in DEFAULT_ENTITIES.values()]
-EVENTS = ["user_created", "user_updated", "enrollment_created", "enrollment_updated", "enrollment_deleted",
-          "grade_updated"]
+EVENTS = ["user_created", "user_updated", "user_deleted", "enrollment_created", "enrollment_updated",
+          "enrollment_deleted", "grade_updated"]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False),
