@@ -16,7 +16,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.infra import Infra, Service, free_port, start_infra, start_service, stop_service
+from tests.infra import Infra, Service, StreamsRun, free_port, start_infra, start_service, stop_service
 
 OPERATOR_KEY = "operator-key-0123456789abcdef"
 
@@ -133,3 +133,16 @@ def control(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     proc = start_service("control", env, log, f"{url}/healthz")
     yield Service(url, proc, log)
     stop_service(proc)
+
+
+@pytest.fixture
+def streams_run(service_env: dict[str, str], tmp_path: Path) -> Iterator[StreamsRun]:
+    """A streams generation of its own (fresh state, its own app id); workers are started by the test."""
+    run = StreamsRun(
+        app_id=f"mzsync-test-{uuid.uuid4().hex[:8]}",
+        env={**service_env, "STREAMS_TICK_INTERVAL_S": "1"},
+        tmp=tmp_path,
+    )
+    run.env["STREAMS_APP_ID"] = run.app_id
+    yield run
+    run.stop_all()

@@ -181,3 +181,55 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> 
         time.sleep(interval)
     return predicate()
 
+
+@dataclass
+class Worker:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    web_port: int
+
+
+@dataclass
+class StreamsRun:
+    """One generation of the streams app (its own app id: fresh state, reads raw.* from the start)."""
+
+    app_id: str
+    env: dict[str, str]
+    tmp: Path
+    workers: dict[str, Worker] = field(default_factory=dict)
+
+    def start(self, name: str, wait: bool = True) -> Worker:
+        log = self.tmp / f"{name}.log"
+        port = free_port()
+        env = {**os.environ, **self.env, "STREAMS_DATADIR": str(self.tmp / f"data-{name}"),
+               "STREAMS_WEB_PORT": str(port)}
+        proc = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"], env=env,
+                                stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        worker = Worker(name, proc, log, port)
+        self.workers[name] = worker
+        if wait:
+            self.wait_ready(worker)
+        return worker
+
+    def wait_ready(self, worker: Worker, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        start_size = 0
+        while time.monotonic() < deadline:
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"worker {worker.name} exited; see {worker.log}")
+            text = worker.log.read_text(errors="replace")[start_size:]
+            if "Worker]: Ready" in text:
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"worker {worker.name} not ready; see {worker.log}")
+
+    def kill(self, name: str) -> None:
+        worker = self.workers.pop(name)
+        worker.proc.kill()
+        worker.proc.wait()
+
+    def stop_all(self) -> None:
+        for worker in list(self.workers.values()):
+            stop_service(worker.proc, timeout=30)
+        self.workers.clear()

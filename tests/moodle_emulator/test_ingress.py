@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from streams.tenants import TenantMapping
 
+from schemas.mapping import TenantMapping
 from streams.events import CanonicalEvent
 from streams.parse import RawPosition, parse_raw
 from tests.conftest import TenantCreds

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from common.settings import PROJECT_ROOT
-from tests.streams.conftest import StreamsRun, Worker
+from tests.infra import StreamsRun, Worker
 
 
 @dataclass

@@ -4,90 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from common.settings import PROJECT_ROOT
 from schemas.codec import decode
 from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
-from tests.infra import Infra, Service, end_offsets, free_port, read_records, stop_service
-
-
-@dataclass
-class Worker:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    web_port: int
-
-
-@dataclass
-class StreamsRun:
-    """One generation of the streams app (its own app id: fresh state, reads raw.* from the start)."""
-
-    app_id: str
-    env: dict[str, str]
-    tmp: Path
-    workers: dict[str, Worker] = field(default_factory=dict)
-
-    def start(self, name: str, wait: bool = True) -> Worker:
-        log = self.tmp / f"{name}.log"
-        port = free_port()
-        env = {**os.environ, **self.env, "STREAMS_DATADIR": str(self.tmp / f"data-{name}"),
-               "STREAMS_WEB_PORT": str(port)}
-        proc = subprocess.Popen([sys.executable, "-m", "streams", "worker", "-l", "info"], env=env,
-                                stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-        worker = Worker(name, proc, log, port)
-        self.workers[name] = worker
-        if wait:
-            self.wait_ready(worker)
-        return worker
-
-    def wait_ready(self, worker: Worker, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        start_size = 0
-        while time.monotonic() < deadline:
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"worker {worker.name} exited; see {worker.log}")
-            text = worker.log.read_text(errors="replace")[start_size:]
-            if "Worker]: Ready" in text:
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"worker {worker.name} not ready; see {worker.log}")
-
-    def kill(self, name: str) -> None:
-        worker = self.workers.pop(name)
-        worker.proc.kill()
-        worker.proc.wait()
-
-    def stop_all(self) -> None:
-        for worker in list(self.workers.values()):
-            stop_service(worker.proc, timeout=30)
-        self.workers.clear()
-
-
-@pytest.fixture
-def streams_run(service_env: dict[str, str], tmp_path: Path) -> Iterator[StreamsRun]:
-    run = StreamsRun(
-        app_id=f"mzsync-test-{uuid.uuid4().hex[:8]}",
-        env={**service_env, "STREAMS_TICK_INTERVAL_S": "1"},
-        tmp=tmp_path,
-    )
-    run.env["STREAMS_APP_ID"] = run.app_id
-    yield run
-    run.stop_all()
+from tests.infra import Infra, Service, StreamsRun, end_offsets, read_records
 
 
 async def _post(client: httpx.AsyncClient, url: str, content: bytes, **kwargs: Any) -> httpx.Response:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from schemas.deadletter import DeadLetter
 from schemas.mapping import DEFAULT_MAPPING, TenantMapping
-from streams.events import CanonicalEvent, DeadLetter
+from streams.events import CanonicalEvent
 from streams.parse import Parsed, RawPosition, parse_raw
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import decode
+from schemas.deadletter import DeadLetter
 from schemas.mapping import DEFAULT_ENTITIES
-from streams.events import CanonicalEvent, DeadLetter
+from streams.events import CanonicalEvent
 from tests.streams_unit.support import FORM, JSON, one_dead, parse, sample, student
 
 MODULES = [m.module for m in DEFAULT_ENTITIES.values()]

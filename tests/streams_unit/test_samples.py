@@ -6,7 +6,7 @@ import json
 from typing import Literal
 
 from schemas.codec import decode
-from streams.events import DeadLetter
+from schemas.deadletter import DeadLetter
 from tests.streams_unit.support import dead, events, one_event, parse, sample
 
 
