@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from common import log
 from common.kafka_admin import ensure_topics
@@ -233,3 +235,11 @@ class StreamsRun:
         for worker in list(self.workers.values()):
             stop_service(worker.proc, timeout=30)
         self.workers.clear()
+
+
+def position_at_end(bootstrap: str, group: str, topics: tuple[str, ...]) -> None:
+    """Commit `group`'s offsets at the current end of `topics`: a new generation for one test's tenant need not
+    read the whole session's records first (as `rebuild-canonical` positions a real one)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    ends = [TopicPartition(topic, p, end) for topic in topics for p, end in end_offsets(bootstrap, topic).items()]
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, ends)])[group].result()

@@ -16,9 +16,11 @@ import httpx
 import psycopg
 import pytest
 
+from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
-from tests.infra import Infra, StreamsRun, free_port, start_service, stop_service
+from tests.infra import Infra, StreamsRun, free_port, position_at_end, start_service, stop_service
 from tests.projections.helpers import new_schema, start_projector
+from tests.streams.conftest import drained
 from tests.zoho_emulator.harness import Emulator, running_emulator
 
 RUN = uuid.uuid4().hex[:6]
@@ -120,6 +122,16 @@ class College:
         return httpx.Client(base_url=f"{self.emu.url}/crm/v8", timeout=10,
                             headers={"Authorization": f"Zoho-oauthtoken {token}"})
 
+    def streams_settle(self, quiet_s: float = 5.0, timeout: float = 120) -> None:
+        """Until the streams generation has read everything in raw.zoho (its committed offsets at the end)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if drained(self.infra, self.streams):
+                time.sleep(quiet_s)
+                return
+            time.sleep(0.5)
+        raise AssertionError("the streams worker did not catch up")
+
     def stop(self) -> None:
         for proc in self.processes:
             stop_service(proc)
@@ -133,6 +145,7 @@ def college(infra: Infra, pull_emulator: Emulator, pull_orgs: list[dict[str, Any
     creds = tenant_factory(name=str(org["tenant"]))
     schema = new_schema()
     found = College(infra, pull_emulator, org, creds, streams_run, schema, tmp_path, dict(service_env))
+    position_at_end(infra.bootstrap, streams_run.app_id, (RAW_ZOHO, RAW_MOODLE))
     streams_run.start("w1")
     found.processes.append(start_projector(infra, schema, tmp_path / "projector.log"))
     yield found
