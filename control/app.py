@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
-from fastapi import FastAPI
+import psycopg
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import BaseRoute, Match, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.http_metrics import HttpMetrics
 from common.logs import setup_logging
@@ -38,6 +41,39 @@ def _route_label(path: str) -> str:
 HTTP = HttpMetrics("control", _route_label)
 
 
+class AllowEveryMethod:
+    """A 405 lists every method of the path, not only those of the first route that matched it.
+
+    Starlette names the methods of one route, and GET and PUT of one path are two routes here, so its
+    `Allow` for `DELETE /control/v1/settings` would say `GET` alone.
+    """
+
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app = app
+        self.router = router
+
+    def allowed(self, scope: Scope) -> str:
+        methods: set[str] = set()
+        for route in self.router.routes:
+            route_methods = getattr(route, "methods", None)
+            if isinstance(route, BaseRoute) and route_methods and route.matches(scope)[0] != Match.NONE:
+                methods |= route_methods
+        return ", ".join(sorted(methods))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", self.allowed(scope).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_allow)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging("control", settings.log_level)
@@ -59,11 +95,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "The caller's Bearer key decides the tenant.",
         lifespan=lifespan,
     )
+    app.add_middleware(AllowEveryMethod, router=app.router)
     app.add_middleware(HTTP.middleware)
     app.include_router(control_router(settings, tenants, commands, queries))
 
-    def _json(data: dict[str, str], status: int = 200) -> Response:
-        return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+    def _json(data: dict[str, str], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(_: Request, exc: psycopg.OperationalError) -> Response:
+        # Pool timeouts included: the database is down or overloaded, which is worth a retry, not a 500.
+        log.warning("projections database unavailable", extra={"error": str(exc)})
+        return _json({"detail": "the projections database does not answer; retry later"}, 503, {"Retry-After": "5"})
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
