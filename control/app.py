@@ -7,8 +7,10 @@ carries no database pool, no configuration writes and no log scans.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 import psycopg
@@ -16,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import BaseRoute, Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.http_metrics import HttpMetrics
@@ -45,20 +46,25 @@ class AllowEveryMethod:
     """A 405 lists every method of the path, not only those of the first route that matched it.
 
     Starlette names the methods of one route, and GET and PUT of one path are two routes here, so its
-    `Allow` for `DELETE /control/v1/settings` would say `GET` alone.
+    `Allow` for `DELETE /control/v1/settings` would say `GET` alone. The methods come from the app's own
+    OpenAPI document, which is what clients read; a path it does not list keeps Starlette's answer.
     """
 
-    def __init__(self, app: ASGIApp, router: Router) -> None:
-        self.app = app
-        self.router = router
+    _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
-    def allowed(self, scope: Scope) -> str:
-        methods: set[str] = set()
-        for route in self.router.routes:
-            route_methods = getattr(route, "methods", None)
-            if isinstance(route, BaseRoute) and route_methods and route.matches(scope)[0] != Match.NONE:
-                methods |= route_methods
-        return ", ".join(sorted(methods))
+    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self.openapi = openapi
+        self._table: list[tuple[re.Pattern[str], str]] | None = None
+
+    def allowed(self, path: str) -> str | None:
+        if self._table is None:  # built at the first 405, once every route is in the document
+            self._table = [
+                (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"),
+                 ", ".join(sorted(m.upper() for m in item if m in self._METHODS)))
+                for template, item in self.openapi()["paths"].items()
+            ]
+        return next((methods for pattern, methods in self._table if pattern.match(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,8 +73,10 @@ class AllowEveryMethod:
 
         async def send_allow(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", self.allowed(scope).encode())]}
+                allowed = self.allowed(scope["path"])
+                if allowed is not None:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", allowed.encode())]}
             await send(message)
 
         await self.app(scope, receive, send_allow)
@@ -95,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "The caller's Bearer key decides the tenant.",
         lifespan=lifespan,
     )
-    app.add_middleware(AllowEveryMethod, router=app.router)
+    app.add_middleware(AllowEveryMethod, openapi=app.openapi)
     app.add_middleware(HTTP.middleware)
     app.include_router(control_router(settings, tenants, commands, queries))
 
