@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from common.logs import request_id_var, setup_logging
 from common.settings import Settings, get_settings
 from common.tenants import MOODLE_EVENTS, TenantRegistry, TenantSecrets
-from producers.appender import Headers, NotStored, RawAppender
+from producers.appender import Headers, NotStored, RawAppender, TooLarge
 from producers.auth import AuthError, verify_moodle, verify_zoho
 from producers.body import read_limited
 from producers.metrics import APPEND_FAILURES, APPENDED, HTTP
@@ -66,7 +66,8 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
     400: _rejected("Malformed JSON or form body, or not a JSON object"),
     401: _rejected("Unknown tenant, missing or wrong signature / token"),
     404: _rejected("Unknown module or event; the answer lists the valid ones"),
-    413: _rejected("Body over the size limit (default 1 MiB)"),
+    413: _rejected("Body over the size limit (`INGRESS_MAX_BODY_BYTES`, default 1 MiB), or over the broker's "
+                   "largest record"),
     415: _rejected("Unsupported content type"),
     503: {**_rejected("Broker unreachable or no acknowledgement in time; retry after `Retry-After`"),
           "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}},
@@ -113,7 +114,10 @@ class Received:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging("ingress", settings.log_level)
-    appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s)
+    # librdkafka refuses records over 1,000,000 bytes by default, under the ingress's own 1 MiB: room for the
+    # largest body it accepts plus key and headers, so the documented limit is the one that holds.
+    appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s,
+                           {"message.max.bytes": settings.ingress_max_body_bytes + 64 * 1024})
     tenants = TenantRegistry(settings)
 
     @asynccontextmanager
@@ -166,6 +170,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers.append(("delivery-id", delivery_id.encode()))
         try:
             done = await appender.append(topic, RawKey(tenant, kind, entity_id).encode(), body, headers)
+        except TooLarge as exc:
+            # The broker's own record limit (about 1 MiB after compression by default): retrying cannot help.
+            log.warning("body too large for the log", extra={"topic": topic, "tenant": tenant, "error": str(exc)})
+            return _error(413, "body over the largest record the log accepts", request_id)
         except NotStored as exc:
             APPEND_FAILURES.labels(topic).inc()
             log.error("body not stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "error": str(exc)})

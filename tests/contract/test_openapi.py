@@ -10,6 +10,7 @@ request may produce a server error. Warnings fail the run too, so "every request
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from common.settings import PROJECT_ROOT
 from common.tenants import TenantsConfig
 from tests.conftest import TenantCreds, control_api
-from tests.infra import Infra, Service, end_offsets, free_port, start_service, stop_service
+from tests.infra import Infra, Service, end_offsets, free_port, start_service, stop_service, wait_until
 
 # Enough to find what the first runs found (a few hundred requests per service) and, on two busy cores,
 # well under two minutes for both runs; the same requests every time.
@@ -132,3 +133,41 @@ def test_a_405_names_every_method_of_its_path(contract_control: Service,
                            headers={"Authorization": f"Bearer {t.control_key}"})
     assert answer.status_code == 405 and answer.headers["allow"] == "GET, PUT"
     assert json.loads(answer.text) == {"detail": "Method Not Allowed"}
+
+
+def test_a_database_outage_is_the_documented_503(contract_control: Service, infra: Infra,
+                                                 tenant_factory: Callable[..., TenantCreds]) -> None:
+    t = tenant_factory()
+    headers = {"Authorization": f"Bearer {t.control_key}"}
+    documented = httpx.get(f"{contract_control.url}/openapi.json").json()["paths"]
+    assert control_api(contract_control, t, "GET", "/status").status_code == 200
+    infra.stop_database()
+    try:
+        for path in ("/status", "/sync-history"):
+            answer = httpx.get(f"{contract_control.url}/control/v1{path}", headers=headers, timeout=30)
+            assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1, answer.text
+            assert "503" in documented[f"/control/v1{path}"]["get"]["responses"]
+    finally:
+        infra.start_database()
+    assert wait_until(lambda: control_api(contract_control, t, "GET", "/status").status_code == 200, timeout=60)
+
+
+def test_the_documented_body_limit_is_the_one_that_holds(ingress: Service,
+                                                         tenant_factory: Callable[..., TenantCreds]) -> None:
+    """Up to 1 MiB is stored; over it, or over the broker's own record limit, is a 413 — never a 503, which
+    would ask the sender to retry what can never be stored."""
+    t = tenant_factory()
+    limit = 1024 * 1024
+
+    def post(size: int, filler: Callable[[int], bytes]) -> httpx.Response:
+        head, tail = b'{"record_id": "1", "data": {"id": "1", "note": "', b'"}}'
+        body = head + filler(size - len(head) - len(tail)) + tail
+        assert len(body) == size
+        return httpx.post(f"{ingress.url}/webhooks/zoho/BTEC_Students", content=body, params={"token": t.zoho_token},
+                          headers={"Content-Type": "application/json", "X-Tenant-ID": t.name}, timeout=30)
+
+    assert post(limit, lambda n: b"x" * n).status_code == 202
+    assert post(limit + 1, lambda n: b"x" * n).status_code == 413
+    # Random text does not compress: 1 MiB of it plus key and headers is over the broker's record limit.
+    random_text = post(limit, lambda n: base64.b64encode(os.urandom(n))[:n])
+    assert random_text.status_code == 413, random_text.text
