@@ -6,6 +6,7 @@ carries no database pool, no configuration writes and no log scans.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -16,8 +17,11 @@ import orjson
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.http_metrics import HttpMetrics
@@ -40,6 +44,14 @@ def _route_label(path: str) -> str:
 
 
 HTTP = HttpMetrics("control", _route_label)
+
+
+class AsciiJSONResponse(JSONResponse):
+    """Errors as JSON with non-ASCII escaped: a 422 echoes the caller's input, which may hold a lone surrogate
+    that UTF-8 cannot encode (FastAPI's own handlers then fail with a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 class AllowEveryMethod:
@@ -109,6 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def _json(data: dict[str, str], status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(_: Request, exc: StarletteHTTPException) -> Response:
+        return AsciiJSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
 
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(_: Request, exc: psycopg.OperationalError) -> Response:

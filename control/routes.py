@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from common.settings import Settings
 from common.tenants import MOODLE_EVENTS, TenantRegistry, update_tenant
@@ -25,20 +25,11 @@ from schemas.grades import LETTERS, band_from_score
 from schemas.mapping import ZOHO_ENTITIES, TenantMapping, accepted_modules, mapping_of
 from schemas.registry import registry as schema_registry
 
-
-def _unicode(value: str) -> str:
-    # JSON may carry lone surrogates (`"\ud800"`); stored, they would make the tenants file unreadable to
-    # every service, so they are refused here.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("not valid Unicode (a lone surrogate)") from None
-    return value
-
-
-# Every string a caller stores in the tenants file: valid Unicode, bounded (the file is shared and re-read).
-Text = Annotated[str, Field(max_length=200), AfterValidator(_unicode)]
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_unicode)]
+# Every string a caller stores in the tenants file is bounded (the file is shared and re-read). Lone surrogates
+# (`"\ud800"`), which no service could read back, never get this far: FastAPI parses bodies as JSON with
+# pydantic, which refuses them (422).
+Text = Annotated[str, Field(max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
 Names = Annotated[list[Name], Field(max_length=100)]
 MoodleEvent = Literal[MOODLE_EVENTS]  # type: ignore[valid-type]
 Entity = Literal[ZOHO_ENTITIES]  # type: ignore[valid-type]

@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from pydantic import ValidationError
 
-from common.settings import PROJECT_ROOT
-from common.tenants import TenantsConfig
+from common.settings import PROJECT_ROOT, Settings
+from common.tenants import TenantsConfig, update_tenant
 from tests.conftest import TenantCreds, control_api
 from tests.infra import Infra, Service, end_offsets, free_port, start_service, stop_service, wait_until
 
@@ -171,3 +172,35 @@ def test_the_documented_body_limit_is_the_one_that_holds(ingress: Service,
     # Random text does not compress: 1 MiB of it plus key and headers is over the broker's record limit.
     random_text = post(limit, lambda n: base64.b64encode(os.urandom(n))[:n])
     assert random_text.status_code == 413, random_text.text
+
+
+def test_odd_bodies_are_refused_and_every_service_can_still_read_the_tenants(
+        control: Service, tenants_file: Path, tenant_factory: Callable[..., TenantCreds]) -> None:
+    t = tenant_factory()
+    headers = {"Authorization": f"Bearer {t.control_key}", "Content-Type": "application/json"}
+
+    def put(path: str, raw: str) -> int:
+        return httpx.put(f"{control.url}/control/v1{path}", content=raw.encode(), headers=headers).status_code
+
+    # A lone surrogate is valid JSON but not Unicode: stored, no service could parse the file again; echoed
+    # in the 422, it could not be encoded (that was a 500).
+    assert put("/settings", '{"zoho_modules": ["\\ud800"]}') == 422
+    assert put("/field-mapping", '{"picklists": {"payment.method": {"values": ["\\udfff"]}}}') == 422
+    # An entity override that is not an object (this one was a 500), an unknown entity, an unknown key.
+    assert put("/field-mapping", '{"entities": {"student": 5}}') == 422
+    assert put("/field-mapping", '{"entities": {"learner": {"module": "Learners"}}}') == 422
+    assert put("/field-mapping", '{"entitys": {}}') == 422
+    assert put("/settings", '{"moodle_events": ["course_viewed"]}') == 422
+    assert put("/field-mapping", "[]") == 422
+    TenantsConfig.model_validate_json(tenants_file.read_text())
+    assert control_api(control, t, "GET", "/field-mapping").json()["overrides"] == {}
+
+
+def test_a_change_the_services_could_not_read_back_is_not_written(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps({"tenants": {"a": {"moodle_webhook_secret": "whsec_eA==", "zoho_webhook_token": "t"}}}))
+    before = path.read_text()
+    settings = Settings(TENANTS_FILE=path)
+    with pytest.raises(ValidationError):
+        update_tenant(settings, "a", lambda entry: entry.__setitem__("zoho_modules", ["\ud800"]))
+    assert path.read_text() == before
