@@ -36,6 +36,7 @@ log = logging.getLogger("producers.ingress")
 _TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
+
 class Stored(BaseModel):
     request_id: str
     topic: str
