@@ -87,11 +87,14 @@ def _edit(settings: Settings, change: Callable[[dict[str, Any]], TenantSecrets])
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(path.read_text())
         changed = change(data)
-        TenantsConfig.model_validate(data)
+        text = json.dumps(data, indent=2)
+        # What every service reads back: a change it could not parse (a lone surrogate in a string, say) is
+        # refused here rather than leaving all of them on their last good configuration.
+        TenantsConfig.model_validate_json(text)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
+            fh.write(text)
         tmp.replace(path)
     return changed
 

@@ -9,18 +9,20 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from common.logs import request_id_var, setup_logging
 from common.settings import Settings, get_settings
 from common.tenants import MOODLE_EVENTS, TenantRegistry, TenantSecrets
-from producers.appender import Headers, NotStored, RawAppender
+from producers.appender import Headers, NotStored, RawAppender, TooLarge
 from producers.auth import AuthError, verify_moodle, verify_zoho
 from producers.body import read_limited
 from producers.metrics import APPEND_FAILURES, APPENDED, HTTP
@@ -34,8 +36,27 @@ log = logging.getLogger("producers.ingress")
 _TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
+
+class Stored(BaseModel):
+    request_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class Rejected(BaseModel):
+    error: str
+    request_id: str
+    valid: list[str] | None = Field(default=None, description="With a 404: the modules or events this tenant accepts")
+
+
+def _rejected(description: str) -> dict[str, Any]:
+    return {"model": Rejected, "description": description}
+
+
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {
+        "model": Stored,
         "description": "Stored in the log: the broker acknowledged the record.",
         "content": {
             "application/json": {
@@ -43,14 +64,32 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    400: {"description": "Malformed JSON or form body"},
-    401: {"description": "Unknown tenant, missing or wrong signature / token"},
-    403: {"description": "The tenant is disabled"},
-    404: {"description": "Unknown module or event; the answer lists the valid ones"},
-    413: {"description": "Body over the size limit (default 1 MiB)"},
-    415: {"description": "Unsupported content type"},
-    503: {"description": "Broker unreachable or no acknowledgement in time; retry after `Retry-After`"},
+    400: _rejected("Malformed JSON or form body, or not a JSON object"),
+    401: _rejected("Unknown tenant, missing or wrong signature / token"),
+    403: _rejected("The tenant is disabled"),
+    404: _rejected("Unknown module or event; the answer lists the valid ones"),
+    413: _rejected("Body over the size limit (`INGRESS_MAX_BODY_BYTES`, default 1 MiB), or over the broker's "
+                   "largest record"),
+    415: _rejected("Unsupported content type"),
+    503: {**_rejected("Broker unreachable or no acknowledgement in time; retry after `Retry-After`"),
+          "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}},
 }
+
+# Zoho cannot sign, so its webhooks carry the tenant's token, in a header or (for Zoho's URL-only
+# webhooks) in the query; either one is enough.
+_SECURITY_SCHEMES = {
+    "ZohoTokenHeader": {"type": "apiKey", "in": "header", "name": "X-Zoho-Webhook-Token",
+                        "description": "The tenant's `zoho_webhook_token`"},
+    "ZohoTokenQuery": {"type": "apiKey", "in": "query", "name": "token",
+                       "description": "The tenant's `zoho_webhook_token`, for webhooks that cannot set headers"},
+}
+
+
+# Documented, not validated by FastAPI: an unknown module or event is the handler's 404 listing the valid ones.
+ZohoModulePath = Annotated[str, Path(description="A Zoho module API name the tenant accepts (default: those of its "
+                                                 "field mapping, e.g. `BTEC_Students`)")]
+MoodleEventPath = Annotated[str, Path(description="A Moodle event the tenant accepts",
+                                      json_schema_extra={"enum": list(MOODLE_EVENTS)})]
 
 
 def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -77,7 +116,10 @@ class Received:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging("ingress", settings.log_level)
-    appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s)
+    # librdkafka refuses records over 1,000,000 bytes by default, under the ingress's own 1 MiB: room for the
+    # largest body it accepts plus key and headers, so the documented limit is the one that holds.
+    appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s,
+                           {"message.max.bytes": settings.ingress_max_body_bytes + 64 * 1024})
     tenants = TenantRegistry(settings)
 
     @asynccontextmanager
@@ -98,6 +140,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(HTTP.middleware)
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document plus the Zoho token's security schemes, which no dependency declares: the
+        handler reads the token itself, after the tenant is known."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+            # FastAPI lists a 422 wherever a route has parameters; these take any path segment and read
+            # their bodies themselves, so they never answer 422.
+            for path in ("/webhooks/zoho/{module}", "/webhooks/moodle/{event}"):
+                schema["paths"][path]["post"]["responses"].pop("422")
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(unused)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     async def append(request: Request, *, source: str, topic: str, tenant: str, kind: str, entity_id: str,
                      body: bytes, delivery_id: str | None, request_id: str, received_at: int) -> Response:
         headers: Headers = [
@@ -112,6 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers.append(("delivery-id", delivery_id.encode()))
         try:
             done = await appender.append(topic, RawKey(tenant, kind, entity_id).encode(), body, headers)
+        except TooLarge as exc:
+            # The broker's own record limit (about 1 MiB after compression by default): retrying cannot help.
+            log.warning("body too large for the log", extra={"topic": topic, "tenant": tenant, "error": str(exc)})
+            return _error(413, "body over the largest record the log accepts", request_id)
         except NotStored as exc:
             APPEND_FAILURES.labels(topic).inc()
             log.error("body not stored", extra={"topic": topic, "tenant": tenant, "kind": kind, "error": str(exc)})
@@ -155,16 +219,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         },
         "parameters": [
-            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"}},
-            {"name": "X-Zoho-Webhook-Token", "in": "header", "required": False, "schema": {"type": "string"},
-             "description": "The tenant's Zoho webhook token (or the `token` query parameter)"},
-            {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The college; absent: the default tenant"},
         ],
+        "security": [{"ZohoTokenHeader": []}, {"ZohoTokenQuery": []}],
     }
 
     @app.post("/webhooks/zoho/{module}", status_code=202, responses=_ACCEPTED, openapi_extra=zoho_body,
               summary="Zoho CRM workflow webhook", tags=["webhooks"])
-    async def zoho_webhook(module: str, request: Request) -> Response:
+    async def zoho_webhook(module: ZohoModulePath, request: Request) -> Response:
         got = await receive(request)
         if isinstance(got, Response):
             return got
@@ -188,9 +251,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     moodle_body = {
         "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
         "parameters": [
-            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"}},
-            {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"}},
-            {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Tenant-ID", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The college; absent: the default tenant"},
+            {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1},
+             "description": "The delivery's id; a redelivery repeats it"},
+            {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "Unix seconds; refused beyond ±5 minutes of the ingress's clock"},
             {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
              "description": "Standard Webhooks signature: `v1,<base64 HMAC-SHA256>`"},
         ],
@@ -198,7 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/webhooks/moodle/{event}", status_code=202, responses=_ACCEPTED, openapi_extra=moodle_body,
               summary="Moodle plugin event (Standard Webhooks signed)", tags=["webhooks"])
-    async def moodle_webhook(event: str, request: Request) -> Response:
+    async def moodle_webhook(event: MoodleEventPath, request: Request) -> Response:
         got = await receive(request)
         if isinstance(got, Response):
             return got

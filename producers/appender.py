@@ -33,6 +33,10 @@ class NotStored(Exception):
     """The broker did not acknowledge the record in time; the caller must answer 503."""
 
 
+class TooLarge(NotStored):
+    """The record is over what the producer or the broker accepts for one record: a retry cannot help (413)."""
+
+
 class RawAppender:
     def __init__(self, bootstrap: str, delivery_timeout_s: float, extra: dict[str, Any] | None = None) -> None:
         self._timeout = delivery_timeout_s
@@ -110,14 +114,19 @@ class RawAppender:
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None:
-                result: Delivered | BaseException = NotStored(str(err))
+                too_large = err.code() == KafkaError.MSG_SIZE_TOO_LARGE
+                result: Delivered | BaseException = TooLarge(str(err)) if too_large else NotStored(str(err))
             else:
                 result = Delivered(msg.topic() or topic, msg.partition() or 0, msg.offset() or 0)
             self._settled.append((fut, result))
 
         try:
             self._current().produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
-        except (BufferError, KafkaException) as exc:
+        except KafkaException as exc:
+            if exc.args and isinstance(exc.args[0], KafkaError) and exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise TooLarge(f"record over the producer's limit: {exc}") from exc
+            raise NotStored(f"producer refused the record: {exc}") from exc
+        except BufferError as exc:
             raise NotStored(f"producer refused the record: {exc}") from exc
         try:
             # A little slack over message.timeout.ms: librdkafka reports the failure itself.

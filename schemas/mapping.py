@@ -129,6 +129,9 @@ DEFAULT_ENTITIES: dict[str, EntityMapping] = {
     ),
 }
 
+# The entities a tenant's mapping may override (a field-mapping body names no other).
+ZOHO_ENTITIES: tuple[str, ...] = tuple(DEFAULT_ENTITIES)
+
 STUDENT_STATUSES: tuple[str, ...] = (
     "Pending", "Passive", "Enrollment Form", "approved", "approved-conditional", "Active", "Freezed", "Withdraw",
     "Graduated", "Blocked", "Revive", "Welcome Letter Sent", "Student Certificate Sent", "Graduate Form Sent",

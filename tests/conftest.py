@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +19,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from common.settings import PROJECT_ROOT
 from tests.infra import Infra, Service, StreamsRun, free_port, start_infra, start_service, stop_service
 
 OPERATOR_KEY = "operator-key-0123456789abcdef"
@@ -111,6 +115,13 @@ def service_env(infra: Infra, tenants_file: Path) -> dict[str, str]:
         "TOPIC_PARTITIONS": "4",
         "LOG_LEVEL": "INFO",
     }
+
+
+@pytest.fixture(scope="session")
+def projections_schema(infra: Infra) -> None:
+    """The projection tables the control plane reads, created by the projector's own migrations."""
+    subprocess.run([sys.executable, "-m", "projections", "migrate"], check=True, cwd=PROJECT_ROOT, timeout=120,
+                   env={**os.environ, "DATABASE_URL": infra.database_url, "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap})
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,8 @@ class ModulePull:
             if not page.more:
                 return
             restart = None if newest is None else newest - timedelta(seconds=1)
-            if restart is not None and min(times) < newest and (cursor is None or restart > cursor):
+            if newest is not None and restart is not None and min(times) < newest \
+                    and (cursor is None or restart > cursor):
                 # Again from the newest change read, less a second (If-Modified-Since is strictly later, in whole
                 # seconds): the records of that second come twice, which the streams drop as redeliveries.
                 cursor, token, page_no = restart, None, 1
