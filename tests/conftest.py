@@ -140,7 +140,10 @@ def control(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     port = free_port()
     log = tmp_path_factory.mktemp("logs") / "control.log"
     url = f"http://127.0.0.1:{port}"
-    env = {**service_env, "CONTROL_PORT": str(port), "CONTROL_OPERATOR_KEY": OPERATOR_KEY}
+    # A slow refill (burst 20, then one call per 5 s per tenant): the rate-limit test sees its 429 however loaded
+    # the machine is, and no other test makes 20 calls as one tenant.
+    env = {**service_env, "CONTROL_PORT": str(port), "CONTROL_OPERATOR_KEY": OPERATOR_KEY,
+           "CONTROL_RATE_PER_S": "0.2"}
     proc = start_service("control", env, log, f"{url}/healthz")
     yield Service(url, proc, log)
     stop_service(proc)
