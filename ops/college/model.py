@@ -99,7 +99,6 @@ class Teacher:
 @dataclass(frozen=True, eq=False)
 class Program:
     zoho_id: str
-    title: str
     name: str
     code: str
 
@@ -269,7 +268,7 @@ def build(seed: int, sizes: Sizes | None = None) -> College:
     offer: dict[str, list[Class]] = {}
     for p in range(sizes.programs):
         title = PROGRAM_TITLES[p % len(PROGRAM_TITLES)] + ("" if p < len(PROGRAM_TITLES) else f" {p}")
-        program = Program(ids.zoho(), title, f"BTEC Level 3 National Extended Diploma in {title}",
+        program = Program(ids.zoho(), f"BTEC Level 3 National Extended Diploma in {title}",
                           f"L3-{title[:3].upper()}{p}")
         programs.append(program)
         offer[program.zoho_id] = []

@@ -313,7 +313,8 @@ class _Renderer:
                      "Installment_Status": "Paid" if n.paid else "Pending"} for n in r.schedule]
         self.zoho("BTEC_Registrations", "registration", registration(
             r.zoho_id, s.zoho_id, r.program.zoho_id, student_name=name, program_name=r.program.name,
-            price=r.price, bare=self.bare("Student_ID", "Program"), Registration_Date=r.registered.isoformat(),
+            price=r.price, bare=self.bare("Student_ID", "Program"), Currency=r.currency,
+            Registration_Date=r.registered.isoformat(),
             Study_Mode=r.study_mode, Payment_Schedule=schedule))
         for p in s.payments:
             self.zoho("BTEC_Payments", "payment", payment(
