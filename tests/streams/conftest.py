@@ -25,7 +25,7 @@ from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, end_offsets, free_port, read_records, stop_service
 
-# Zoho ids no earlier run used: the test stack's log outlives a run.
+# Zoho ids for the records of every test here: the tests share one log, so each record gets an id of its own.
 new_id = Ids.unique().zoho
 
 
