@@ -13,8 +13,9 @@ from confluent_kafka import Producer
 
 from ops.college import webhooks as college
 from schemas.codec import decode
+from schemas.deadletter import UNRESOLVED_DEPENDENCY as UNRESOLVED
 from streams.messages import event_from_avro
-from streams.waiting import UNRESOLVED, letter
+from streams.waiting import letter
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at, read_records, wait_until
 from tests.ops.conftest import CLI, Streams
