@@ -4,9 +4,10 @@
 
 Runs its own emptied embedded stack (`.stack-bench-e2e/`) with the ingress, one streams worker and
 the projector as processes (all stopped however the run ends; BENCH_PORT_OFFSET moves their ports),
-then sends Zoho student webhooks over HTTP at a fixed rate and measures, for each, the time from when
-its request was due to leave until its row is in `projections.student` (polled every 50 ms; a fixed
-pool of senders, so a late request still counts from its due time).
+then sends Zoho student webhooks (the synthetic college's body, ops/college) over HTTP at a fixed rate
+and measures, for each, the time from when its request was due to leave until its row is in
+`projections.student` (polled every 50 ms; a fixed pool of senders, so a late request still counts
+from its due time).
 Prints p50/p95/p99 at the fixed rate, then steps through rates to find the highest one whose p99
 stays under one second.
 """
@@ -22,7 +23,6 @@ import platform
 import statistics
 import tempfile
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,8 @@ import psycopg
 
 from bench.harness import own_stack, port, service, stops_what_it_starts
 from common.tenants import ensure_tenants_file
+from ops.college.model import Ids
+from ops.college.webhooks import notification, student
 
 # Concurrent requests in flight at most; enough for 1,000/s at the ingress's latency, few enough for one process.
 SENDERS = 64
@@ -60,7 +62,7 @@ async def _wait_http(url: str, seconds: float = 90) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, tenant: str) -> Result:
+async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, tenant: str, ids: Ids) -> Result:
     """Latencies (s) of `rate` webhooks/s for `seconds`, each from the moment its request was due to leave.
 
     A fixed pool of senders works through the schedule; a request that leaves late (the senders or the ingress
@@ -103,11 +105,9 @@ async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, 
                 await asyncio.sleep(delay)
             else:
                 late.append(-delay)
-            sid = f"{10**18 + uuid.uuid4().int % 10**18}"
-            body = json.dumps({"module": "BTEC_Students", "operation": "insert", "record_id": sid,
-                               "data": {"id": sid, "Name": f"STU-{sid[-6:]}", "First_Name": "Lina",
-                                        "Last_Name": "Haddad", "Academic_Email": f"s{sid}@bench.example",
-                                        "Status": "Active"}}).encode()
+            sid = ids.zoho()
+            body = json.dumps(notification("BTEC_Students", student(sid, f"s{sid}@bench.example"),
+                                           ids.zoho())).encode()
             due[sid] = at
             unseen[sid] = None
             resp = await client.post("/webhooks/zoho/BTEC_Students", content=body, params={"token": token},
@@ -159,9 +159,10 @@ def main(undo: ExitStack) -> None:
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}; "
           f"logs in {tmp}")
     rows = []
+    ids = Ids(seed=1)  # the stack was emptied: any ids will do, each student once
     plan = [(args.rate, args.seconds)] + [(int(r), args.step_seconds) for r in args.steps.split(",")]
     for rate, seconds in plan:
-        result = asyncio.run(run_rate(ingress, token, cfg.database_url, rate, seconds, "default"))
+        result = asyncio.run(run_rate(ingress, token, cfg.database_url, rate, seconds, "default", ids))
         lat = result.latencies
         p50, p95, p99 = (_pct(lat, q) for q in (50, 95, 99))
         rows.append((rate, p99))

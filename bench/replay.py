@@ -2,9 +2,9 @@
 
     python -m bench.replay [--events 1000000] [--workers 2]
 
-Fills the canonical topics with a synthetic college (projections/synthetic.py: students,
-registrations with schedules, payments, enrollments, Moodle users, grades with attempts and
-learning outcomes, late older versions, duplicates, deletes), replays every canonical topic
+Fills the canonical topics with the synthetic college as canonical events (ops/college/events.py:
+students, registrations with schedules, payments, enrollments, Moodle users, grades with attempts
+and learning outcomes, late older versions, duplicates, deletes), replays every canonical topic
 from offset 0 into a fresh schema (`python -m projections replay`, without the swap), then
 COPYs the rows that replay produced into another fresh schema with the same tables and
 indexes. COPY is the floor for putting those rows into PostgreSQL; the replay also reads
@@ -19,6 +19,7 @@ import platform
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import psycopg
@@ -26,12 +27,18 @@ from psycopg import sql
 
 from bench.harness import own_stack, stops_what_it_starts
 from common.settings import Settings
+from ops.college.events import Message, events, produce, replay_sizes
+from ops.college.model import build
 from projections.migrate import migrate
 from projections.replay import end_offsets, replay
-from projections.synthetic import college, produce
 from projections.tables import PROJECTION_TABLES
 
-EVENTS_PER_STUDENT = 16.2  # what projections.synthetic.college yields per student, reference data aside
+
+def college_events(tenant: str, wanted: int) -> Iterator[Message]:
+    """About `wanted` events: a small college of the same shape measures the events per student."""
+    sample = 500
+    per_student = sum(1 for _ in events(tenant, build(1, replay_sizes(sample)))) / sample
+    return events(tenant, build(7, replay_sizes(int(wanted / per_student) + 1)))
 
 
 def copy_same_rows(dsn: str, source: str, target: str) -> tuple[int, float]:
@@ -73,7 +80,7 @@ def main(undo: ExitStack) -> None:
         bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
-    produced = produce(bootstrap, college(tenant, int(args.events / EVENTS_PER_STUDENT) + 1))
+    produced = produce(bootstrap, college_events(tenant, args.events))
     in_log = sum(end_offsets(bootstrap).values())
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
     print(f"produced {produced:,} canonical events for {tenant} in {time.monotonic() - started:.0f}s;"

@@ -2,10 +2,11 @@
 
     python -m bench.streams [--records 100000] [--workers 1,2]
 
-Fills raw.zoho with a college's worth of mixed records (reference data, students,
-registrations, grades in shuffled order) for a tenant of its own, exactly as the ingress
-would store them, then starts a fresh streams generation with 1 and with 2 workers and
-times how long they take to turn every record into its canonical event (from the workers' start, and from
+Fills raw.zoho with the Zoho records of the synthetic college (ops/college: reference data,
+students, registrations, payments, enrollments and many grades, with the webhooks' variants, in
+shuffled order) for a tenant of its own, exactly as the ingress would store them, then starts a
+fresh streams generation with 1 and with 2 workers and times how long they take to turn every
+record into its canonical events (from the workers' start, and from
 their first output to their last: the steady rate). Then, on the same records, faust agents that do nothing
 but read them, or read and send each on with each of the producers (bench/faust_floor.py): the ceiling for
 any faust processor on this machine, printed with the streams workers' ratio to it.
@@ -29,62 +30,52 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.harness import own_stack, port, service, stops_what_it_starts
 from common.settings import Settings
+from ops.college.model import Sizes, build
+from ops.college.webhooks import PlannedRequest
+from ops.college.webhooks import requests as webhook_requests
+from schemas.bodies import decode_body
+from schemas.keys import RawKey, zoho_delivery_id, zoho_record_id
 from schemas.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
 
 
-def _records(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, object]]]:
-    """(module, record id, record) for a college whose every grade resolves."""
-    ids = iter(range(10**18 + rng.randrange(10**15) * 1000, 10**19))
-    programs = [str(next(ids)) for _ in range(10)]
-    units = [(str(next(ids)), rng.choice(programs)) for _ in range(40)]
-    classes = [(str(next(ids)), u, p) for u, p in (rng.choice(units) for _ in range(80))]
-    out: list[tuple[str, str, dict[str, object]]] = []
-    out += [("Products", p, {"id": p, "Product_Name": f"Program {p[-4:]}", "Status": "Active"}) for p in programs]
-    out += [("BTEC", u, {"id": u, "Name": f"Unit {u[-4:]}", "Program": {"id": p}}) for u, p in units]
-    out += [("BTEC_Classes", c, {"id": c, "Class_Name": f"C{c[-4:]}", "Unit": {"id": u}, "BTEC_Program": {"id": p}})
-            for c, u, p in classes]
-    students = max(1, (n - len(out)) // 5)
-    grades = n - len(out) - 2 * students
-    people = []
-    for i in range(students):
-        sid, rid = str(next(ids)), str(next(ids))
-        cls = rng.choice(classes)
-        people.append((sid, cls))
-        out.append(("BTEC_Students", sid, {"id": sid, "Name": f"STU-{i}", "First_Name": "Lina", "Last_Name": "Haddad",
-                                           "Academic_Email": f"s{sid}@bench.example", "Status": "Active"}))
-        out.append(("BTEC_Registrations", rid, {"id": rid, "Student_ID": {"id": sid}, "Program": {"id": cls[2]},
-                                                "Registration_Status": "Active"}))
-    for _ in range(grades):
-        gid = str(next(ids))
-        sid, cls = rng.choice(people)
-        out.append(("BTEC_Grades", gid, {"id": gid, "Student": {"id": sid}, "Class": {"id": cls[0]},
-                                         "Grade": rng.choice(["Distinction", "Merit", "Pass", "Refer"]),
-                                         "Attempt_Number": 1}))
-    rng.shuffle(out)
-    return out
+def _requests(n: int) -> list[PlannedRequest]:
+    """About `n` Zoho records of one college, every one of which resolves (all it names is sent too), shuffled.
+
+    Grade-heavy, as a college's log is after a few terms: every student has six grades from earlier terms.
+    """
+    per_student = 1 + 1 + 1 + 2 + 6  # student, registration, about one payment, two enrollments, six grades
+    college = build(42, Sizes(students=max(1, n // per_student), programs=10, units_per_program=8,
+                              classes_per_student=2, earlier_grades_every=1, earlier_grades=6))
+    requests = [r for r in webhook_requests(college) if r.source == "zoho"]
+    random.Random(42).shuffle(requests)
+    return requests
 
 
-def prefill(bootstrap: str, tenant: str, n: int) -> int:
-    rng = random.Random(42)
+def prefill(bootstrap: str, tenant: str, n: int) -> tuple[int, int]:
+    """Put about `n` records on raw.zoho as the ingress stores them: (records, canonical events they make)."""
     p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 20,
                   "enable.idempotence": True, "compression.type": "lz4"})
     now = str(int(time.time() * 1000))
-    records = _records(n, rng)
-    for module, rid, data in records:
-        body = json.dumps({"module": module, "operation": "insert", "record_id": rid, "data": data}).encode()
+    requests = _requests(n)
+    for req in requests:
+        body = decode_body(req.body, req.content_type)
         headers: list[tuple[str, str | bytes | None]] = [
-            ("source", b"zoho"), ("tenant", tenant.encode()), ("kind", module.encode()),
-            ("content-type", b"application/json"), ("received-at", now.encode()),
+            ("source", b"zoho"), ("tenant", tenant.encode()), ("kind", req.kind.encode()),
+            ("content-type", req.content_type.encode()), ("received-at", now.encode()),
             ("request-id", uuid.uuid4().hex.encode()),
         ]
+        delivery = zoho_delivery_id(body)
+        if delivery:
+            headers.append(("delivery-id", delivery.encode()))
+        key = RawKey(tenant, req.kind, zoho_record_id(body)).encode()
         while True:
             try:
-                p.produce(RAW_ZOHO, key=f"{tenant}/{module}/{rid}".encode(), value=body, headers=headers)
+                p.produce(RAW_ZOHO, key=key, value=req.body, headers=headers)
                 break
             except BufferError:
                 p.poll(0.05)
     p.flush(120)
-    return len(records)
+    return len(requests), sum(r.records for r in requests)
 
 
 def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
@@ -174,9 +165,10 @@ def main(undo: ExitStack) -> None:
         bootstrap = stack.cfg.kafka_bootstrap
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
     t0 = time.monotonic()
-    n = prefill(bootstrap, tenant, args.records)
+    records, n = prefill(bootstrap, tenant, args.records)
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"pre-filled raw.zoho with {n:,} records for tenant {tenant} in {time.monotonic() - t0:.1f}s")
+    print(f"pre-filled raw.zoho with {records:,} records ({n:,} events) for tenant {tenant} in "
+          f"{time.monotonic() - t0:.1f}s")
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
           f" {'per worker':>10}")
@@ -192,7 +184,7 @@ def main(undo: ExitStack) -> None:
     # What faust alone costs per record here: the ceiling for any faust processor on this machine.
     floors = [("read only", None), ("read + send, aiokafka", "aiokafka"), ("read + send, librdkafka", "librdkafka"),
               ("read + publish (streams path)", "publish")]
-    rates = {label: faust_floor(bootstrap, n, send, env) for label, send in floors}
+    rates = {label: faust_floor(bootstrap, records, send, env) for label, send in floors}
     for label, rate in rates.items():
         ratio = f"   streams (1 worker, steady) / this: {first_rate / rate:.3f}" if first_rate else ""
         print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s{ratio}")

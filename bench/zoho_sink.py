@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from confluent_kafka import Producer
 from bench.harness import own_stack, service, stops_what_it_starts
 from common.kafka_admin import ensure_topics
 from common.settings import Settings
-from schemas.codec import encode
+from ops.college.events import ATTEMPT, Message, event
 from schemas.topics import contract_topics
 
 ORG: dict[str, Any] = {"tenant": "bench", "client_id": "1000.BENCH", "client_secret": "bench-secret",
@@ -74,20 +75,18 @@ def _seed(emu: str, module: str, records: list[dict[str, Any]], key: str) -> lis
     return ids
 
 
-def _grade(tenant: str, i: int, student: str, cls: str, attempt: int) -> bytes:
+def _grade(tenant: str, i: int, student: str, cls: str, attempt: int) -> Message:
+    """Attempt `attempt` of grade `i`: attempt 2 changes P1, no longer assesses P2 and newly assesses M1; attempt 3
+    keeps the codes with new scores."""
     at = 1_760_000_000_000 + attempt * 1000
     codes = ["P1", "P2"] if attempt == 1 else ["P1", "M1"]
-    payload = {
+    return event(tenant, "grade", f"{i}_1", attempt * ATTEMPT + at, {
         "composite_key": f"{i}_1", "student_id": student, "class_id": cls, "unit_name": "Unit 1",
         "letter": "PMD"[attempt - 1], "grade_status": "Released", "attempt_number": attempt,
-        "graded_at": at, "feedback": f"attempt {attempt}", "grader_role": "teacher", "grader_name": "T",
+        "graded_at": datetime.fromtimestamp(at / 1000, tz=UTC), "feedback": f"attempt {attempt}",
+        "grader_role": "teacher", "grader_name": "T",
         "learning_outcomes": [{"code": c, "description": f"criterion {c}", "score": float(attempt)} for c in codes],
-    }
-    return encode("canonical.grade", {
-        "event_id": f"{tenant}-{i}-{attempt}", "event_type": "GradeRecorded", "tenant": tenant, "entity": "grade",
-        "entity_id": f"{i}_1", "origin": "moodle", "occurred_at": at, "received_at": at,
-        "source_version": attempt * 10**13 + at, "raw": {"topic": "raw.moodle", "partition": 0, "offset": i},
-        "record_index": 0, "fingerprint": f"{i}-{attempt}", "payload": payload})
+    }, origin="moodle")
 
 
 def _outcomes(metrics_url: str) -> float:
@@ -98,14 +97,14 @@ def _outcomes(metrics_url: str) -> float:
     return total
 
 
-def _round(name: str, bootstrap: str, values: list[tuple[bytes, bytes]], emu: str, metrics_url: str,
+def _round(name: str, bootstrap: str, values: list[Message], emu: str, metrics_url: str,
            changed: int) -> dict[str, Any]:
     calls_before = len(httpx.get(f"{emu}/__emulator/calls", params={"tenant": ORG["tenant"]}).json()["calls"])
     done_before = _outcomes(metrics_url)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
     started = time.monotonic()
-    for key, value in values:
-        producer.produce("canonical.grade", value, key)
+    for topic, key, value in values:
+        producer.produce(topic, value, key)
         producer.poll(0)
     producer.flush(60)
     while _outcomes(metrics_url) < done_before + len(values):
@@ -141,12 +140,8 @@ def main(undo: ExitStack) -> None:
         students = _seed(emu, "BTEC_Students", [{"Academic_Email": f"s{i}@bench.test"}
                                                 for i in range(args.students)], "Academic_Email")
         (cls,) = _seed(emu, "BTEC_Classes", [{"Class_Name": "Bench class"}], "Class_Name")
-        first = [(f"{tenant}/{i}_1".encode(), _grade(tenant, i, students[i % len(students)], cls, 1))
-                 for i in range(args.grades)]
-        second = [(f"{tenant}/{i}_1".encode(), _grade(tenant, i, students[i % len(students)], cls, 2))
-                  for i in range(args.grades)]
-        third = [(f"{tenant}/{i}_1".encode(), _grade(tenant, i, students[i % len(students)], cls, 3))
-                 for i in range(args.grades)]
+        first, second, third = ([_grade(tenant, i, students[i % len(students)], cls, attempt)
+                                 for i in range(args.grades)] for attempt in (1, 2, 3))
         accounts = {"accounts": [{"tenant": tenant, "accounts_url": emu, "api_domain": emu,
                                   "client_id": ORG["client_id"], "client_secret": ORG["client_secret"],
                                   "refresh_token": ORG["refresh_token"]}]}

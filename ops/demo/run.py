@@ -14,8 +14,8 @@ from rich.console import Console
 from common.log import LogError
 from common.settings import get_settings
 from common.tenants import load_tenants
+from ops.college.webhooks import plan
 from ops.demo import summary
-from ops.demo.college import plan
 from ops.demo.send import send_all
 
 

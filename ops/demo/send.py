@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from standardwebhooks.webhooks import Webhook
 
 from common.tenants import TenantSecrets
-from ops.demo.college import PlannedRequest
+from ops.college.webhooks import PlannedRequest
 
 MAX_ATTEMPTS = 10
 LONGEST_WAIT_S = 30.0

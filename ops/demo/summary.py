@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from common.log import scan
-from ops.demo.college import Plan
+from ops.college.webhooks import Plan
 from ops.demo.send import SendReport
 from schemas.codec import UnknownSchemaError, decode
 from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, canonical

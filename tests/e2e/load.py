@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ops.demo.college import PlannedRequest
+from ops.college.webhooks import PlannedRequest
 from tests.conftest import TenantCreds
 
 

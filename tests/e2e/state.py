@@ -12,7 +12,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from ops.demo.college import Plan
+from ops.college.webhooks import Plan
 from tests.e2e.system import System
 
 State = dict[str, dict[Any, Any]]

@@ -20,7 +20,7 @@ import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from ops.demo.college import Plan, rebase
+from ops.college.webhooks import Plan, rebase
 from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
 from tests.infra import Infra, end_offsets, free_port, start_service, stop_service

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ops.demo.college import Plan, PlannedRequest, plan
+from ops.college.webhooks import Plan, PlannedRequest, plan
 from tests.e2e.accounting import marks, unaccounted
 from tests.e2e.load import send
 from tests.e2e.state import diff, expected_state, observed_state, wait_for_expected

@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ops.demo.college import plan
+from ops.college.webhooks import plan
 from tests.e2e.accounting import marks, unaccounted
 from tests.e2e.load import send
 from tests.e2e.state import diff, expected_state, observed_state, wait_for_expected

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
+from ops.college import webhooks as college
 from schemas.codec import UnknownSchemaError, decode
 from schemas.deadletter import UNRESOLVED_DEPENDENCY as UNRESOLVED
 from streams.messages import event_from_avro
@@ -18,11 +19,11 @@ from streams.waiting import letter
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at, read_records, wait_until
 from tests.ops.conftest import CLI, Streams
-from tests.streams import college
+from tests.streams.conftest import new_id
 
 
 def _post_student(ingress: Service, tenant: TenantCreds, data: dict[str, Any]) -> dict[str, Any]:
-    body = college.notification("BTEC_Students", data)
+    body = college.notification("BTEC_Students", data, new_id())
     resp = httpx.post(f"{ingress.url}/webhooks/zoho/BTEC_Students", content=json.dumps(body).encode(),
                       headers={"Content-Type": "application/json", "X-Tenant-ID": tenant.name,
                                "X-Zoho-Webhook-Token": tenant.zoho_token})
@@ -44,7 +45,7 @@ def _student_events(infra: Infra, tenant: str, student_id: str) -> list[dict[str
 
 def test_list_show_and_retry_an_invalid_student_with_a_fixed_body(
         infra: Infra, ingress: Service, streams: Streams, fresh_tenant: TenantCreds, cli: CLI, tmp_path: Path) -> None:
-    sid = college.new_id()
+    sid = new_id()
     data = college.student(sid, f"s{sid}@college.example") | {"First_Name": "A"}
     sent = _post_student(ingress, fresh_tenant, data)
 
@@ -84,7 +85,7 @@ def test_list_show_and_retry_an_invalid_student_with_a_fixed_body(
 
 def test_retry_of_a_join_stage_letter_republishes_the_original_raw_record(
         infra: Infra, ingress: Service, streams: Streams, fresh_tenant: TenantCreds, cli: CLI) -> None:
-    sid = college.new_id()
+    sid = new_id()
     _post_student(ingress, fresh_tenant, college.student(sid, f"s{sid}@college.example"))
     (event,) = wait_until(lambda: _student_events(infra, fresh_tenant.name, sid), timeout=60)
     original = read_at(infra.bootstrap, event["raw"]["topic"], event["raw"]["partition"], event["raw"]["offset"])

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from ops.demo.college import plan
+from ops.college.webhooks import plan
 from schemas.codec import decode
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_records

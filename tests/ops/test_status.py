@@ -9,10 +9,11 @@ import uuid
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.college import webhooks as college
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, end_offsets, wait_until
 from tests.ops.conftest import CLI, Streams
-from tests.streams import college
+from tests.streams.conftest import new_id
 
 
 def _commit_at_zero(bootstrap: str, group: str, topic: str) -> None:
@@ -27,11 +28,11 @@ def _commit_at_zero(bootstrap: str, group: str, topic: str) -> None:
 def test_status_shows_dead_letters_lag_and_waiting_records(
         infra: Infra, ingress: Service, streams: Streams, fresh_tenant: TenantCreds, cli: CLI) -> None:
     # A grade whose student never comes waits in the worker; a student without an email is a dead letter.
-    sid, gid, cid = college.new_id(), college.new_id(), college.new_id()
+    sid, gid, cid = new_id(), new_id(), new_id()
     for module, data in (("BTEC_Students", college.student(sid, "") | {"Academic_Email": None}),
-                         ("BTEC_Grades", college.zoho_grade(gid, college.new_id(), cid))):
+                         ("BTEC_Grades", college.zoho_grade(gid, new_id(), cid))):
         resp = httpx.post(f"{ingress.url}/webhooks/zoho/{module}",
-                          content=json.dumps(college.notification(module, data)).encode(),
+                          content=json.dumps(college.notification(module, data, new_id())).encode(),
                           headers={"Content-Type": "application/json", "X-Tenant-ID": fresh_tenant.name,
                                    "X-Zoho-Webhook-Token": fresh_tenant.zoho_token})
         assert resp.status_code == 202, resp.text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from projections.synthetic import BASE_MS, event, produce
+from ops.college.events import BASE_MS, event, produce
 from schemas.codec import MAGIC, decode, encode
 from schemas.topics import DEADLETTER
 from tests.infra import Infra, end_offsets, read_records, stop_service

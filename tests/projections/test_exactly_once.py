@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.college.events import events, produce, replay_sizes
+from ops.college.model import College, build
 from projections.migrate import migrate
 from projections.replay import catch_up, end_offsets
-from projections.synthetic import college, produce
 from tests.infra import Infra, stop_service
 from tests.projections.helpers import (
     applied,
@@ -24,14 +25,16 @@ from tests.projections.helpers import (
     wait_caught_up,
 )
 
-STUDENTS = 1240  # ≈ 20,000 events
+STUDENTS = 1300  # ≈ 20,000 events
+Built = tuple[str, str, str, int, list[int], College]
 
 
 @pytest.fixture(scope="module")
-def killed_and_clean(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, str, int, list[int]]:
+def killed_and_clean(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The same 20,000 events: one schema built by a projector killed again and again, one by a clean run."""
     tenant = f"kill-{uuid.uuid4().hex[:8]}"
-    produced = produce(infra.bootstrap, college(tenant, STUDENTS, seed=11))
+    college = build(11, replay_sizes(STUDENTS))
+    produced = produce(infra.bootstrap, events(tenant, college))
     logs = tmp_path_factory.mktemp("projector")
     killed, clean = new_schema(), new_schema()
     rng = random.Random()
@@ -57,35 +60,37 @@ def killed_and_clean(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> 
         wait_caught_up(infra, clean)
     finally:
         stop_service(proc)
-    return tenant, killed, clean, produced, progress_at_kills
+    return tenant, killed, clean, produced, progress_at_kills, college
 
 
-def test_sigkill_at_random_points_leaves_the_same_tables_as_a_clean_run(
-        infra: Infra, killed_and_clean: tuple[str, str, str, int, list[int]]) -> None:
-    tenant, killed, clean, produced, kills = killed_and_clean
+def test_sigkill_at_random_points_leaves_the_same_tables_as_a_clean_run(infra: Infra, killed_and_clean: Built) -> None:
+    tenant, killed, clean, produced, kills, college = killed_and_clean
     assert produced >= 20_000
     total = sum(end_offsets(infra.bootstrap).values())
     assert any(0 < k < total for k in kills), f"no kill landed mid-stream: {kills} of {total}"
     assert differences(infra, killed, clean, tenant) == []
-    # What the events say, counted independently of the projector: every attempt kept, once.
-    [(students, irbid)] = query(infra, killed, "SELECT count(*), count(*) FILTER (WHERE city = 'Irbid')"
-                                               " FROM student WHERE tenant = %s", tenant)
-    assert students == irbid == STUDENTS  # the late older version never won
+    # What the college holds, counted from the generator's model, independently of the projector.
+    students = college.students
+    cities = dict(query(infra, killed, "SELECT id, city FROM student WHERE tenant = %s", tenant))
+    assert cities == {s.zoho_id: s.city for s in students}  # the late older version never won
+    moodle_attempts = [a for s in students for g in s.grades for a in g.attempts]
+    earlier = [g for s in students for g in s.earlier_grades]
     [(attempts, grades)] = query(infra, killed, "SELECT count(*), count(DISTINCT grade_id) FROM grade_attempt"
                                                 " WHERE tenant = %s", tenant)
-    assert (attempts, grades) == (STUDENTS * 8, STUDENTS * 6)
+    assert (attempts, grades) == (len(moodle_attempts) + len(earlier),
+                                  sum(len(s.grades) for s in students) + len(earlier))
     [(outcomes,)] = query(infra, killed, "SELECT count(*) FROM grade_learning_outcome WHERE tenant = %s", tenant)
-    assert outcomes == STUDENTS * 8 * 3
+    assert outcomes == sum(len(a.outcomes) for a in moodle_attempts)
     [(enrolled,)] = query(infra, killed, "SELECT count(*) FROM enrollment WHERE tenant = %s", tenant)
-    assert enrolled == STUDENTS - len(range(0, STUDENTS, 10))  # every tenth was deleted
+    withdrawn = sum(e.withdrawn for s in students for e in s.enrollments)
+    assert withdrawn > 0 and enrolled == sum(len(s.enrollments) for s in students) - withdrawn
     [(installments,)] = query(infra, killed, "SELECT count(*) FROM registration_installment WHERE tenant = %s",
                               tenant)
-    assert installments == STUDENTS * 3
+    assert installments == sum(len(s.registration.schedule) for s in students)
 
 
-def test_replay_from_offset_zero_gives_the_live_checksum(
-        infra: Infra, killed_and_clean: tuple[str, str, str, int, list[int]]) -> None:
-    tenant, killed, _, _, _ = killed_and_clean
+def test_replay_from_offset_zero_gives_the_live_checksum(infra: Infra, killed_and_clean: Built) -> None:
+    tenant, killed, _, _, _, _ = killed_and_clean
     replayed = new_schema()
     migrate(infra.database_url, replayed)
     catch_up(infra.bootstrap, infra.database_url, replayed, end_offsets(infra.bootstrap))
@@ -95,7 +100,7 @@ def test_replay_from_offset_zero_gives_the_live_checksum(
 def test_replay_swaps_in_while_the_projector_runs_and_it_carries_on(infra: Infra, tmp_path: Path) -> None:
     tenant = f"swap-{uuid.uuid4().hex[:8]}"
     live = new_schema()
-    produce(infra.bootstrap, college(tenant, 150, seed=12))
+    produce(infra.bootstrap, events(tenant, build(12, replay_sizes(150))))
     proc = start_projector(infra, live, tmp_path / "live.log")
     try:
         wait_caught_up(infra, live)
@@ -106,7 +111,7 @@ def test_replay_swaps_in_while_the_projector_runs_and_it_carries_on(infra: Infra
         assert out.returncode == 0, out.stderr.decode()[-4000:]
         assert out.stdout.decode().strip() == live
         # The swapped-in schema answers, and the live projector keeps writing into it.
-        produce(infra.bootstrap, college(tenant, 150, seed=13))
+        produce(infra.bootstrap, events(tenant, build(13, replay_sizes(150))))
         wait_caught_up(infra, live)
     finally:
         stop_service(proc)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ops.college.events import ATTEMPT, BASE_MS, event, produce
 from projections.migrate import migrate
 from projections.replay import catch_up, end_offsets
-from projections.synthetic import ATTEMPT, BASE_MS, event, produce
 from schemas.codec import decode, encode
 from tests.infra import Infra
 from tests.projections.helpers import new_schema, query

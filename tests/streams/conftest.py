@@ -10,10 +10,14 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.college.model import Ids
 from schemas.codec import decode
 from schemas.topics import RAW_MOODLE, RAW_ZOHO
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, StreamsRun, end_offsets, read_records
+
+# Zoho ids for the records of every test here: the tests share one log, so each record gets an id of its own.
+new_id = Ids.unique().zoho
 
 
 async def _post(client: httpx.AsyncClient, url: str, content: bytes, **kwargs: Any) -> httpx.Response:

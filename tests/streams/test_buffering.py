@@ -8,26 +8,26 @@ from typing import Any
 
 import httpx
 
+from ops.college import webhooks as college
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
-from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, settled, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, new_id, offsets, settled, wait_for
 
 
 async def test_sigkill_while_grades_wait_releases_all_exactly_once(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.grade")
-    pid, uid, cid = college.new_id(), college.new_id(), college.new_id()
-    students = [(college.new_id(), college.new_id(), college.new_id()) for _ in range(30)]  # student, reg, grade
+    pid, uid, cid = new_id(), new_id(), new_id()
+    students = [(new_id(), new_id(), new_id()) for _ in range(30)]  # student, reg, grade
     streams_run.start("w1")
     async with sender.client() as client:
         for module, body in (("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
                              ("BTEC_Classes", college.klass(cid, uid, pid))):
-            await sender.zoho(client, module, college.notification(module, body))
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
         # Grades first: their students and registrations do not exist yet, so they wait.
         for sid, _, gid in students:
-            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid))
+            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid), new_id())
             await sender.zoho(client, "BTEC_Grades", body)
     await settled(infra, streams_run)  # the worker has read them and stores them as waiting
     assert canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) == []
@@ -37,9 +37,9 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
     async with sender.client() as client:
         for sid, rid, _ in students:
             await sender.zoho(client, "BTEC_Students", college.notification(
-                "BTEC_Students", college.student(sid, f"k{sid}@college.example")))
+                "BTEC_Students", college.student(sid, f"k{sid}@college.example"), new_id()))
             await sender.zoho(client, "BTEC_Registrations", college.notification(
-                "BTEC_Registrations", college.registration(rid, sid, pid)))
+                "BTEC_Registrations", college.registration(rid, sid, pid), new_id()))
 
     def released() -> list[dict[str, Any]] | None:
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
@@ -56,7 +56,7 @@ async def test_batch_of_100_with_7_invalid_gives_93_events_and_7_dead_letters(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.student", "deadletter")
-    records = [college.student(college.new_id(), f"b{i}@college.example") for i in range(100)]
+    records = [college.student(new_id(), f"b{i}@college.example") for i in range(100)]
     bad = {3: ("Academic_Email", None), 17: ("Academic_Email", "not-an-email"), 29: ("Status", "Sleeping"),
            41: ("First_Name", "A"), 55: ("Academic_Email", ""), 68: ("Status", 12), 90: ("Academic_Email", "x@")}
     for index, (field, value) in bad.items():
@@ -92,20 +92,20 @@ async def test_redeliveries_and_unchanged_resends_produce_one_event(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.student", "canonical.moodle_user")
-    sid = college.new_id()
-    body = college.notification("BTEC_Students", college.student(sid, f"r{sid}@college.example"))
-    user = college.moodle_user(4242, f"r{sid}@college.example")
+    sid = new_id()
+    body = college.notification("BTEC_Students", college.student(sid, f"r{sid}@college.example"), new_id())
+    user = college.moodle_user(4242, f"r{sid}@college.example", new_id())
     streams_run.start("w1")
     async with sender.client() as client:
         for _ in range(3):
             await sender.zoho(client, "BTEC_Students", body)  # same notification id: a redelivery
             await sender.moodle(client, "user_created", user)  # same webhook-id
-        resend = {**body, "notification_id": college.new_id()}  # a new notification, nothing changed
+        resend = {**body, "notification_id": new_id()}  # a new notification, nothing changed
         await sender.zoho(client, "BTEC_Students", resend)
         # Field-name variants of the same record change nothing either.
         variant = dict(body["data"])
         variant["Academic Email"] = variant.pop("Academic_Email")
-        await sender.zoho(client, "BTEC_Students", {**body, "notification_id": college.new_id(), "data": variant})
+        await sender.zoho(client, "BTEC_Students", {**body, "notification_id": new_id(), "data": variant})
     await settled(infra, streams_run)
     students = canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name)
     users = canonical_events(infra, "moodle_user", start["canonical.moodle_user"], fresh_tenant.name)
@@ -120,20 +120,20 @@ async def test_moodle_grade_joins_through_the_email_link_and_course(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.grade")
-    pid, uid, cid, sid, rid = (college.new_id() for _ in range(5))
+    pid, uid, cid, sid, rid = (new_id() for _ in range(5))
     email = f"m{sid}@college.example"
     streams_run.start("w1")
     async with sender.client() as client:
-        grade1 = college.moodle_grade(512, 77, 1305, 72.5, attempt=1, role="iv")
-        grade2 = college.moodle_grade(512, 77, 1305, 55.0, attempt=2, role="teacher")
+        grade1 = college.moodle_grade(512, 77, 1305, 72.5, new_id(), attempt=1, role="iv")
+        grade2 = college.moodle_grade(512, 77, 1305, 55.0, new_id(), attempt=2, role="teacher")
         await sender.moodle(client, "grade_updated", grade1)
         await sender.moodle(client, "grade_updated", grade2)
-        await sender.moodle(client, "user_created", college.moodle_user(512, email.upper()))
+        await sender.moodle(client, "user_created", college.moodle_user(512, email.upper(), new_id()))
         for module, body in (("BTEC_Students", college.student(sid, email)),
                              ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
                              ("BTEC_Classes", college.klass(cid, uid, pid, course=77)),
                              ("BTEC_Registrations", college.registration(rid, sid, pid))):
-            await sender.zoho(client, module, college.notification(module, body))
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
 
     def both() -> list[dict[str, Any]] | None:
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
@@ -160,9 +160,10 @@ async def test_a_grade_whose_dependencies_never_come_expires_to_the_dead_letter_
     start = offsets(infra, "deadletter", "canonical.grade")
     streams_run.env["PENDING_EXPIRY_S"] = "3"
     worker = streams_run.start("w1")
-    gid, sid, cid = college.new_id(), college.new_id(), college.new_id()
+    gid, sid, cid = new_id(), new_id(), new_id()
     async with sender.client() as client:
-        await sender.zoho(client, "BTEC_Grades", college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid)))
+        await sender.zoho(client, "BTEC_Grades",
+                          college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid), new_id()))
 
     def expired() -> list[dict[str, Any]]:
         return [dl for dl in deadletters(infra, start["deadletter"], fresh_tenant.name)
@@ -187,11 +188,11 @@ async def test_waiting_is_capped_per_tenant(
     start = offsets(infra, "deadletter")
     streams_run.env["PENDING_CAP"] = "5"
     streams_run.start("w1")
-    sid, cid = college.new_id(), college.new_id()
-    grades = [college.new_id() for _ in range(8)]
+    sid, cid = new_id(), new_id()
+    grades = [new_id() for _ in range(8)]
     async with sender.client() as client:
         for gid in grades:  # one student: one partition, so one counter
-            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid))
+            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid), new_id())
             await sender.zoho(client, "BTEC_Grades", body)
 
     def refused() -> list[dict[str, Any]]:

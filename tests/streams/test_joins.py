@@ -8,10 +8,10 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
+from ops.college import webhooks as college
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
-from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, new_id, offsets, wait_for
 
 ENTITIES = ("student", "class", "unit", "program", "registration", "grade")
 MODULES = {"student": "BTEC_Students", "class": "BTEC_Classes", "unit": "BTEC", "program": "Products",
@@ -19,7 +19,7 @@ MODULES = {"student": "BTEC_Students", "class": "BTEC_Classes", "unit": "BTEC", 
 
 
 def _world() -> dict[str, str]:
-    return {name: college.new_id() for name in ENTITIES}
+    return {name: new_id() for name in ENTITIES}
 
 
 def _bodies(ids: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -42,7 +42,8 @@ async def _send_permutations(sender: Sender, worlds: list[dict[str, str]]) -> No
             bodies = _bodies(ids)
             async with sem:
                 for entity in order:
-                    await sender.zoho(client, MODULES[entity], college.notification(MODULES[entity], bodies[entity]))
+                    body = college.notification(MODULES[entity], bodies[entity], new_id())
+                    await sender.zoho(client, MODULES[entity], body)
 
         await asyncio.gather(*(one(ids, order) for ids, order in zip(worlds, orders, strict=True)))
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops.college import webhooks as college
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service
-from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, offsets, settled, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, new_id, offsets, settled, wait_for
 
 
 async def test_enrolment_before_its_link_and_class_is_joined_once_they_arrive(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.moodle_enrollment")
-    pid, uid, cid, sid = (college.new_id() for _ in range(4))
+    pid, uid, cid, sid = (new_id() for _ in range(4))
     muid, course, enrolment = 7301, 88, 99001
     streams_run.start("w1")
     async with sender.client() as client:
         # Nothing is known about this user or course yet.
-        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment))
+        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment, new_id()))
 
         def unlinked() -> list[dict[str, Any]] | None:
             return canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"],
@@ -33,7 +33,7 @@ async def test_enrolment_before_its_link_and_class_is_joined_once_they_arrive(
         for module, body in (("BTEC_Students", college.student(sid, f"e{sid}@college.example", moodle_id=muid)),
                              ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
                              ("BTEC_Classes", college.klass(cid, uid, pid, course=course))):
-            await sender.zoho(client, module, college.notification(module, body))
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
 
     def joined() -> dict[str, Any] | None:
         events = canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
@@ -54,14 +54,14 @@ async def test_unenrolment_of_a_linked_user_carries_student_and_class(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
     start = offsets(infra, "canonical.moodle_enrollment", "canonical.class", "canonical.student")
-    pid, uid, cid, sid = (college.new_id() for _ in range(4))
+    pid, uid, cid, sid = (new_id() for _ in range(4))
     muid, course, enrolment = 7302, 89, 99002
     streams_run.start("w1")
     async with sender.client() as client:
         for module, body in (("BTEC_Students", college.student(sid, f"u{sid}@college.example", moodle_id=muid)),
                              ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
                              ("BTEC_Classes", college.klass(cid, uid, pid, course=course))):
-            await sender.zoho(client, module, college.notification(module, body))
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
 
         def linked_and_known() -> bool:
             # The class reaches the student side and the link the Moodle side before the enrolment is sent.
@@ -69,9 +69,9 @@ async def test_unenrolment_of_a_linked_user_carries_student_and_class(
                 canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name))
 
         assert await wait_for(linked_and_known, within=60)
-        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment))
+        await sender.moodle(client, "enrollment_created", college.moodle_enrolment(muid, course, enrolment, new_id()))
         await sender.moodle(client, "enrollment_deleted",
-                            college.moodle_enrolment(muid, course, enrolment, event="enrollment_deleted"))
+                            college.moodle_enrolment(muid, course, enrolment, new_id(), event="enrollment_deleted"))
 
     def deleted() -> dict[str, Any] | None:
         events = canonical_events(infra, "moodle_enrollment", start["canonical.moodle_enrollment"], fresh_tenant.name)
@@ -92,7 +92,7 @@ async def test_the_plugins_sequence_orders_changes_made_in_the_same_second(
     streams_run.start("w1")
 
     def change(status: int, sequence: int) -> dict[str, Any]:
-        body = college.moodle_enrolment(7303, 90, 99003, event="enrollment_updated")
+        body = college.moodle_enrolment(7303, 90, 99003, f"me-{new_id()}", event="enrollment_updated")
         body["data"] |= {"status": status, "sequence": sequence}
         return body
 

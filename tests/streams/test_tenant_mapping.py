@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
+from ops.college import webhooks as college
 from tests.conftest import TenantCreds, control_api
 from tests.infra import Infra, Service
-from tests.streams import college
-from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, offsets, wait_for
+from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, new_id, offsets, wait_for
 
 # This org keeps students in a module called "Learners" and their academic email in "College_Mail".
 CUSTOM = {"entities": {"student": {"module": "Learners", "fields": {"academic_email": ["College_Mail"]}}}}
@@ -22,7 +22,7 @@ async def test_renamed_module_and_field_are_accepted_and_mapped(
     tenant = tenant_factory(CUSTOM)
     sender = Sender(ingress, tenant)
     start = offsets(infra, "canonical.student", "deadletter")
-    sid = college.new_id()
+    sid = new_id()
     record: dict[str, Any] = college.student(sid, "unused@college.example")
     del record["Academic_Email"]
     record["College_Mail"] = f"Custom.{sid}@College.Example"
@@ -36,7 +36,7 @@ async def test_renamed_module_and_field_are_accepted_and_mapped(
 
     streams_run.start("w1")
     async with sender.client() as client:
-        await sender.zoho(client, "Learners", college.notification("Learners", record))
+        await sender.zoho(client, "Learners", college.notification("Learners", record, new_id()))
 
     def mapped() -> list[dict[str, Any]]:
         return canonical_events(infra, "student", start["canonical.student"], tenant.name)
@@ -58,12 +58,12 @@ async def test_a_field_mapping_change_is_applied_live_by_the_streams(
     assert resp.status_code == 200
     assert resp.json()["effective"]["entities"]["student"]["module"] == "Learners"
     await asyncio.sleep(6)  # the worker re-reads the tenants file every few seconds
-    sid = college.new_id()
+    sid = new_id()
     record: dict[str, Any] = college.student(sid, "x@college.example")
     del record["Academic_Email"]
     record["College_Mail"] = f"live.{sid}@college.example"
     sender = Sender(ingress, t)
     async with sender.client() as client:
-        await sender.zoho(client, "Learners", college.notification("Learners", record))
+        await sender.zoho(client, "Learners", college.notification("Learners", record, new_id()))
     events = await wait_for(lambda: canonical_events(infra, "student", start["canonical.student"], t.name), within=60)
     assert [e["payload"]["academic_email"] for e in events] == [f"live.{sid}@college.example"]
