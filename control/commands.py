@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 from fastapi import HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from common.kafka import producer_config
 from schemas.codec import encode
@@ -63,8 +63,9 @@ class CommandWriter:
 
 
 class PullRequest(BaseModel):
-    module: str | None = Field(default=None, description="One Zoho module; default every enabled module")
-    full: bool = Field(default=False, description="Read every record again, not only what changed")
+    module: str | None = Field(default=None, pattern="^[A-Za-z0-9_]{1,100}$",
+                               description="One Zoho module (its API name); default every enabled module")
+    full: StrictBool = Field(default=False, description="Read every record again, not only what changed")
 
 
 async def ask_pull(commands: CommandWriter, tenant: str, asked: PullRequest, reason: str) -> dict[str, Any]:

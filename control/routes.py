@@ -90,8 +90,13 @@ _BAD_BODY: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body could not be read (e.g. not UTF-8)"},
     409: {"model": Problem, "description": "Tenants come from TENANTS_JSON and cannot be changed live"},
 }
-_DATABASE: dict[int | str, dict[str, Any]] = {
+DATABASE_DOWN: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The projections database does not answer", "headers": _RETRY_AFTER},
+}
+# A command the broker did not store, and a body that could not be read.
+COMMAND: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body could not be read (e.g. not UTF-8)"},
+    503: {"model": Problem, "description": "The command could not be stored; retry later", "headers": _RETRY_AFTER},
 }
 
 
@@ -200,7 +205,7 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         await change(tenant, lambda entry: entry.__setitem__("mapping", overrides))
         return await get_mapping(tenant)
 
-    @router.get("/sync-history", summary="Zoho sync outcomes, newest first", responses=_DATABASE)
+    @router.get("/sync-history", summary="Zoho sync outcomes, newest first", responses=DATABASE_DOWN)
     async def sync_history(
             tenant: Tenant,
             action: Annotated[str | None, Query(pattern="^(created|updated|unchanged|failed)$")] = None,
@@ -233,16 +238,17 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         return {"command": sent, "record_key": outcome["record_key"]}
 
     @router.get("/status", summary="Waiting records, dead letters and Zoho outcomes of this tenant",
-                responses=_DATABASE)
+                responses=DATABASE_DOWN)
     async def status(tenant: Tenant) -> dict[str, Any]:
         return await queries.status(tenant)
 
     @router.post("/sync/trigger", status_code=202, summary="Ask the Zoho puller to read this tenant's records now",
-                 responses={503: {"description": "The command could not be stored; retry later"}})
+                 responses=COMMAND)
     async def trigger(tenant: Tenant, body: PullRequest | None = None) -> dict[str, Any]:
         return await ask_pull(commands, tenant, body or PullRequest(), "control plane")
 
-    @router.get("/sync/pulls", summary="The Zoho puller's watermarks per module and its latest runs")
+    @router.get("/sync/pulls", summary="The Zoho puller's watermarks per module and its latest runs",
+                responses=DATABASE_DOWN)
     async def pulls(tenant: Tenant) -> dict[str, Any]:
         return await queries.pulls(tenant)
 

@@ -15,6 +15,7 @@ from common.settings import Settings
 from common.tenants import ROTATABLE, TenantRegistry, TenantSecrets, create_tenant, rotate_secrets, update_tenant
 from control.commands import CommandWriter, PullRequest, ask_pull
 from control.queries import ProjectionQueries
+from control.routes import COMMAND, DATABASE_DOWN, Problem
 from schemas.mapping import accepted_modules
 
 TENANT_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -49,9 +50,9 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
     Operator = Annotated[None, Depends(operator)]
     Name = Annotated[str, Path(pattern=TENANT_NAME)]
     router = APIRouter(prefix="/control/v1/tenants", tags=["tenants (operator)"],
-                       responses={401: {"description": "No or wrong key"},
-                                  403: {"description": "A tenant's key: tenants are managed with the operator's key"},
-                                  422: {"description": "Invalid tenant name or body"}})
+                       responses={401: {"model": Problem, "description": "No or wrong key"},
+                                  403: {"model": Problem,
+                                        "description": "A tenant's key: tenants are managed with the operator's key"}})
 
     async def change(edit: Any, *args: Any) -> TenantSecrets:
         try:
@@ -71,13 +72,16 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         return {"items": items, "count": len(items)}
 
     @router.post("", status_code=201, summary="A new tenant with fresh secrets (shown once)",
-                 responses={409: {"description": "The name is taken, or tenants are read-only (TENANTS_JSON)"}})
+                 responses={400: COMMAND[400],
+                            409: {"model": Problem,
+                                  "description": "The name is taken, or tenants are read-only (TENANTS_JSON)"}})
     async def create(body: NewTenant, _: Operator) -> dict[str, Any]:
         created = await change(create_tenant, body.tenant)
         return {"tenant": body.tenant, **created.model_dump(include={*ROTATABLE})}
 
-    switch_responses: dict[int | str, dict[str, Any]] = {404: {"description": "No such tenant"},
-                                                         409: {"description": "Tenants are read-only (TENANTS_JSON)"}}
+    switch_responses: dict[int | str, dict[str, Any]] = {
+        404: {"model": Problem, "description": "No such tenant"},
+        409: {"model": Problem, "description": "Tenants are read-only (TENANTS_JSON)"}}
 
     async def switch(tenant: str, disabled: bool) -> dict[str, Any]:
         done = await change(update_tenant, tenant, lambda entry: entry.__setitem__("disabled", disabled))
@@ -93,8 +97,7 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         return await switch(tenant, False)
 
     @router.post("/{tenant}/rotate", summary="New values for the named secrets (shown once); the old stop at once",
-                 responses={404: {"description": "No such tenant"},
-                            409: {"description": "Tenants are read-only (TENANTS_JSON)"}})
+                 responses={**switch_responses, 400: COMMAND[400]})
     async def rotate(tenant: Name, body: Rotation, _: Operator) -> dict[str, Any]:
         unknown = sorted(set(body.secrets) - set(ROTATABLE))
         if unknown:
@@ -107,14 +110,13 @@ def tenants_router(settings: Settings, tenants: TenantRegistry, commands: Comman
             raise HTTPException(404, "no such tenant")
 
     @router.post("/{tenant}/sync/trigger", status_code=202, summary="Ask the Zoho puller to read a tenant's records",
-                 responses={404: {"description": "No such tenant"},
-                            503: {"description": "The command could not be stored; retry later"}})
+                 responses={**COMMAND, 404: {"model": Problem, "description": "No such tenant"}})
     async def trigger(tenant: Name, _: Operator, body: PullRequest | None = None) -> dict[str, Any]:
         known(tenant)
         return await ask_pull(commands, tenant, body or PullRequest(), "operator")
 
     @router.get("/{tenant}/sync/pulls", summary="A tenant's pull watermarks and latest runs",
-                responses={404: {"description": "No such tenant"}})
+                responses={**DATABASE_DOWN, 404: {"model": Problem, "description": "No such tenant"}})
     async def pulls(tenant: Name, _: Operator) -> dict[str, Any]:
         known(tenant)
         return await queries.pulls(tenant)
