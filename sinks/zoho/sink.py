@@ -194,7 +194,6 @@ class Sink:
         for group in groups:
             try:
                 outcomes, notes = await self._group(group)
-                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(0)
             except (ZohoAuthError, ZohoRequestError) as exc:
                 code = getattr(exc, "code", None)
                 if code not in REFUSALS and getattr(exc, "status", None) != 403:
@@ -202,12 +201,15 @@ class Sink:
                 # The org refuses this app the module (a scope the token lacks, a profile without rights):
                 # no retry fixes that. Each record fails visibly (outcome, dead letter, retry from the control
                 # plane once the admin grants it); the other tenants' writes go on.
-                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(1)
                 log.error("zoho refuses this tenant's writes", extra={"tenant": tenant, "zoho_module": group.module,
                                                                       "code": code, "error": str(exc)})
                 outcomes = [Outcome(w, "failed", None, 1, code, str(exc), group.module)
                             for w in group.newest.values()]
                 notes = [None] * len(outcomes)
+            if any(o.error_code in REFUSALS for o in outcomes):
+                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(1)
+            elif any(o.action in ("created", "updated") for o in outcomes):
+                sink_metrics.TENANT_REFUSED.labels(tenant=tenant).set(0)
             for outcome, note in zip(outcomes, notes, strict=True):
                 sink_metrics.OUTCOMES.labels(tenant=tenant, module=group.module, action=outcome.action).inc()
                 messages.append(outcome_message(outcome, note))

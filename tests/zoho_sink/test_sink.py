@@ -268,3 +268,38 @@ def test_unreleased_grades_wait_for_release_unless_the_tenant_wants_them(infra: 
     wait_outcomes(infra, zoho.tenant, 4, start=start)
     assert sorted((r[KEY], r["Grade_Status"]) for r in zoho.records()) == [
         ("5200_1", "Released"), ("5201_1", "Ready for release")]
+
+
+def test_a_refused_module_fails_each_record_visibly_until_the_admin_grants_it(infra: Infra, zoho: ZohoOrg,
+                                                                              sinks: SinkRunner) -> None:
+    zoho.seed(students=3)
+    zoho.emu.admin("POST", f"orgs/{zoho.tenant}/profile", json={"no_access_modules": ["BTEC_Grades"]})
+    sink = sinks.start(zoho)
+    produce(infra, "canonical.grade", [grade_event(zoho.tenant, 5300 + s, 1, zoho.students[s], zoho.classes[0])
+                                       for s in range(2)])
+    refused = wait_outcomes(infra, zoho.tenant, 2)
+    assert {(o["action"], o["error_code"]) for o in refused} == {("failed", "NO_PERMISSION")}
+    assert sink.metric("zoho_sink_tenant_refused", tenant=zoho.tenant) == 1
+    letters = wait_until(lambda: [d for d in dead_letters(infra, zoho.tenant) if d["reason"] == "zoho_rejected"], 20)
+    assert len(letters) == 2
+    # The admin gives the API user its rights back; the next grade is written (the refused ones wait for a retry).
+    zoho.emu.admin("POST", f"orgs/{zoho.tenant}/profile", json={"no_access_modules": []})
+    start = end_offsets(infra.bootstrap, "zoho.outcomes")
+    produce(infra, "canonical.grade", [grade_event(zoho.tenant, 5302, 1, zoho.students[2], zoho.classes[0])])
+    (done,) = wait_outcomes(infra, zoho.tenant, 1, start=start)
+    assert done["action"] == "created" and sink.metric("zoho_sink_tenant_refused", tenant=zoho.tenant) == 0
+    assert [r[KEY] for r in zoho.records()] == ["5302_1"]
+
+
+def test_a_token_zoho_stops_accepting_is_refreshed_and_the_write_lands(infra: Infra, zoho: ZohoOrg,
+                                                                        sinks: SinkRunner) -> None:
+    zoho.seed(students=1)
+    sinks.start(zoho)
+    produce(infra, "canonical.grade", [grade_event(zoho.tenant, 5400, 1, zoho.students[0], zoho.classes[0])])
+    wait_outcomes(infra, zoho.tenant, 1)
+    start = end_offsets(infra.bootstrap, "zoho.outcomes")
+    zoho.emu.faults(next=["auth_failure"])
+    produce(infra, "canonical.grade", [grade_event(zoho.tenant, 5401, 1, zoho.students[0], zoho.classes[0])])
+    (done,) = wait_outcomes(infra, zoho.tenant, 1, start=start)
+    assert done["action"] == "created"
+    assert sorted(r[KEY] for r in zoho.records()) == ["5400_1", "5401_1"]
