@@ -37,7 +37,7 @@ def seed_zoho(product: Product, ids: dict[str, Any]) -> None:
     with product.zoho_api() as api:
         program = product.zoho_create(api, "Products", {
             "Product_Name": "BTEC Level 3 National Extended Diploma in Computing", "Program_ID": "L3-MC",
-            "Status": "Active"})
+            "Status": "Approved"})
         courses = [c for c in ("course_legacy", "course_enrol", "course_points", "course_btec") if c in ids]
         for number, course in enumerate(courses, start=1):
             unit = product.zoho_create(api, "BTEC", {
@@ -77,7 +77,7 @@ def backfill(site: Site) -> str:
 
 
 def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, product: Product,
-                pg_port: int) -> tuple[list[Result], dict[str, str]]:
+                pg_port: int, reuse: bool) -> tuple[list[Result], dict[str, str]]:
     results: list[Result] = []
     timings: dict[str, str] = {}
     work.mkdir(parents=True, exist_ok=True)
@@ -90,10 +90,17 @@ def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, 
         print(f"[{name}] {label} at {timings[label]}", flush=True)
 
     try:
-        cluster.start()
-        site.copy(btec_src)
-        site.install()
-        step("Moodle installed")
+        cache = work / "installed"
+        if reuse and (cache / "config.php").exists():
+            cluster.start(snapshot=cache / "pgdata")
+            site.copy(btec_src, installed=cache)
+            step("Moodle restored from the last install")
+        else:
+            cluster.start()
+            site.copy(btec_src)
+            site.install()
+            step("Moodle installed")
+            site.snapshot(cache)
         ids = site.drive("setup")
         seed_zoho(product, ids)
         try:
@@ -150,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moodle-pg-port", type=int, default=35532)
     parser.add_argument("--only", choices=("plain", "btec"), help="run one variant")
     parser.add_argument("--keep", action="store_true", help="keep the scratch Moodle trees")
+    parser.add_argument("--reuse-install", action="store_true",
+                        help="start from the freshly installed site the last run saved (skips Moodle's installer, "
+                             "for working on the check itself; a recorded run installs afresh)")
     args = parser.parse_args(argv)
     if not (args.moodle_src / "version.php").exists():
         print(f"error: {args.moodle_src} is not a Moodle source tree", file=sys.stderr)
@@ -166,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             product.start()
             results, timings = run_variant(name, args.moodle_src.resolve(), btec.resolve() if btec else None,
                                            args.work.resolve() / ("btec" if btec else "plain"), product,
-                                           args.moodle_pg_port)
+                                           args.moodle_pg_port, args.reuse_install)
         finally:
             product.stop()
         print(table(name, moodle_release(args.moodle_src), results, timings),

@@ -64,22 +64,38 @@ class Cluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
 
-    def start(self) -> None:
+    def start(self, snapshot: Path | None = None) -> None:
+        """A new cluster with the `moodle` role and database, or the copy of one `stop()` left in `snapshot`."""
+        if snapshot is not None:
+            shutil.copytree(snapshot, self.data, symlinks=True)
+            if os.geteuid() == 0:
+                _run(["chown", "-R", "postgres:postgres", str(self.data)], self.log)
+            self._start()
+            return
         _run(_as_postgres(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                            "--locale=C.UTF-8"]), self.log)
+        self._start()
+        self.psql(f"CREATE ROLE moodle LOGIN PASSWORD '{DB_PASSWORD}'")
+        self.psql("CREATE DATABASE moodle OWNER moodle ENCODING 'UTF8' TEMPLATE template0")
+
+    def _start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         _run(_as_postgres(["pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-o", options,
                            "-w", "start"]), self.log)
-        self.psql(f"CREATE ROLE moodle LOGIN PASSWORD '{DB_PASSWORD}'")
-        self.psql("CREATE DATABASE moodle OWNER moodle ENCODING 'UTF8' TEMPLATE template0")
+
+    def start_again(self) -> None:
+        self._start()
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            _run(_as_postgres(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"]), self.log, check=False)
 
     def psql(self, sql: str) -> None:
         _run(_as_postgres(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-v",
                            "ON_ERROR_STOP=1", "-c", sql]), self.log)
 
     def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            _run(_as_postgres(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"]), self.log, check=False)
+        self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -94,13 +110,30 @@ class Site:
         self.cluster = cluster
         self.log = work / "moodle.log"
 
-    def copy(self, btec: Path | None) -> None:
-        if self.root.exists():
-            shutil.rmtree(self.root)
+    def copy(self, btec: Path | None, installed: Path | None = None) -> None:
+        """The source tree (and the BTEC form) into the scratch site; with `installed`, the config.php and
+        moodledata `snapshot()` saved right after an install."""
+        for path in (self.root, self.data):
+            if path.exists():
+                shutil.rmtree(path)
         shutil.copytree(self.source, self.root, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         if btec is not None:
             shutil.copytree(btec, self.root / BTEC_DIR, ignore=shutil.ignore_patterns(".git"))
+        if installed is not None:
+            shutil.copy2(installed / "config.php", self.root / "config.php")
+            shutil.copytree(installed / "moodledata", self.data, symlinks=True)
         self.data.mkdir(parents=True, exist_ok=True)
+
+    def snapshot(self, cache: Path) -> None:
+        """The site as the installer left it (database, moodledata, config.php), for `--reuse-install`."""
+        if cache.exists():
+            shutil.rmtree(cache)
+        cache.mkdir(parents=True)
+        self.cluster.stop()
+        shutil.copytree(self.cluster.data, cache / "pgdata", symlinks=True)
+        self.cluster.start_again()
+        shutil.copytree(self.data, cache / "moodledata", symlinks=True)
+        shutil.copy2(self.root / "config.php", cache / "config.php")
 
     def install(self) -> None:
         _run([*PHP, "admin/cli/install.php", "--non-interactive", "--agree-license", "--lang=en",
