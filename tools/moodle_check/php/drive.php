@@ -166,8 +166,14 @@ switch ($action) {
     case 'users':
         $out['alice'] = check_user('alice', 'Alice', 'Anders');
         user_update_user((object) ['id' => $out['alice'], 'lastname' => 'Anders-Updated'], false, true);
+        // Bob is created and deleted before cron runs; Carol is deleted after her creation was delivered.
         $out['bob'] = check_user('bob', 'Bob', 'Brief');
         delete_user($DB->get_record('user', ['id' => $out['bob']], '*', MUST_EXIST));
+        $out['carol'] = check_user('carol', 'Carol', 'Later');
+        break;
+
+    case 'delete_carol':
+        delete_user($DB->get_record('user', ['id' => $state['carol']], '*', MUST_EXIST));
         break;
 
     case 'enrolments':
