@@ -23,6 +23,7 @@ from common.settings import Settings
 MOODLE_EVENTS: tuple[str, ...] = (
     "user_created",
     "user_updated",
+    "user_deleted",
     "enrollment_created",
     "enrollment_updated",
     "enrollment_deleted",

@@ -43,7 +43,7 @@ $statuses = [outbox::STATUS_PENDING, outbox::STATUS_SENT, outbox::STATUS_FAILED]
 if (!in_array($status, $statuses, true)) {
     $status = '';
 }
-if (!in_array($eventtype, config::EVENT_TYPES, true)) {
+if (!in_array($eventtype, config::event_types(), true)) {
     $eventtype = '';
 }
 $filter = array_filter(['status' => $status, 'eventtype' => $eventtype, 'search' => $search]);
@@ -70,33 +70,37 @@ if ($retryall) {
 echo $OUTPUT->header();
 echo $OUTPUT->heading(get_string('eventlog', 'local_moodle_zoho_sync'));
 
-if (!config::is_configured()) {
-    echo $OUTPUT->notification(get_string('notconfigured', 'local_moodle_zoho_sync'), \core\output\notification::NOTIFY_WARNING);
+$problems = config::problems();
+if ($problems) {
+    $items = html_writer::alist(array_map('s', $problems));
+    echo $OUTPUT->notification(get_string('notconfigured', 'local_moodle_zoho_sync') . $items,
+        \core\output\notification::NOTIFY_ERROR, false);
 }
 
-// Filter form (GET, no side effects).
+// Filter form (GET, no side effects). Markup works with Bootstrap 4.6 (Moodle 4.x) and 5 (Moodle 5.x): Bootstrap 5
+// classes (me-*, form-select, visually-hidden, bg-*) next to their Bootstrap 4 twins where 4.6 lacks them.
 $statusoptions = ['' => get_string('allstatuses', 'local_moodle_zoho_sync')];
 foreach ($statuses as $value) {
     $statusoptions[$value] = get_string('status_' . $value, 'local_moodle_zoho_sync');
 }
 $eventoptions = ['' => get_string('alleventtypes', 'local_moodle_zoho_sync')];
-foreach (config::EVENT_TYPES as $value) {
+foreach (config::event_types() as $value) {
     $eventoptions[$value] = get_string('event_' . $value, 'local_moodle_zoho_sync');
 }
 echo html_writer::start_tag('form', ['method' => 'get', 'action' => $PAGE->url->out_omit_querystring(),
-    'class' => 'form-inline mb-3 d-flex flex-wrap align-items-center']);
+    'class' => 'mb-3 d-flex flex-wrap align-items-center']);
 echo html_writer::label(get_string('col_status', 'local_moodle_zoho_sync'), 'local_moodle_zoho_sync-status', false,
     ['class' => 'mr-1 me-1']);
 echo html_writer::select($statusoptions, 'status', $status, false,
-    ['id' => 'local_moodle_zoho_sync-status', 'class' => 'custom-select mr-2 me-2']);
+    ['id' => 'local_moodle_zoho_sync-status', 'class' => 'custom-select form-select w-auto mr-2 me-2']);
 echo html_writer::label(get_string('col_event', 'local_moodle_zoho_sync'), 'local_moodle_zoho_sync-eventtype', false,
     ['class' => 'mr-1 me-1']);
 echo html_writer::select($eventoptions, 'eventtype', $eventtype, false,
-    ['id' => 'local_moodle_zoho_sync-eventtype', 'class' => 'custom-select mr-2 me-2']);
+    ['id' => 'local_moodle_zoho_sync-eventtype', 'class' => 'custom-select form-select w-auto mr-2 me-2']);
 echo html_writer::label(get_string('search', 'local_moodle_zoho_sync'), 'local_moodle_zoho_sync-search', false,
     ['class' => 'sr-only visually-hidden']);
 echo html_writer::empty_tag('input', ['type' => 'text', 'name' => 'search', 'value' => $search,
-    'id' => 'local_moodle_zoho_sync-search', 'class' => 'form-control mr-2 me-2',
+    'id' => 'local_moodle_zoho_sync-search', 'class' => 'form-control w-auto mr-2 me-2',
     'placeholder' => get_string('search', 'local_moodle_zoho_sync')]);
 echo html_writer::empty_tag('input', ['type' => 'submit', 'class' => 'btn btn-secondary',
     'value' => get_string('filter', 'local_moodle_zoho_sync')]);
@@ -114,9 +118,9 @@ if (!$rows) {
 }
 
 $badges = [
-    outbox::STATUS_PENDING => 'badge badge-warning',
-    outbox::STATUS_SENT => 'badge badge-success',
-    outbox::STATUS_FAILED => 'badge badge-danger',
+    outbox::STATUS_PENDING => 'badge bg-warning text-dark',
+    outbox::STATUS_SENT => 'badge bg-success text-white',
+    outbox::STATUS_FAILED => 'badge bg-danger text-white',
 ];
 $table = new html_table();
 $table->attributes['class'] = 'generaltable table-sm';

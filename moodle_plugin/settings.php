@@ -49,7 +49,7 @@ if ($hassiteconfig) {
 
         $eventchoices = [];
         $eventdefaults = [];
-        foreach (\local_moodle_zoho_sync\local\config::EVENT_TYPES as $eventtype) {
+        foreach (\local_moodle_zoho_sync\local\config::event_types() as $eventtype) {
             $eventchoices[$eventtype] = new lang_string('event_' . $eventtype, 'local_moodle_zoho_sync');
             $eventdefaults[$eventtype] = 1;
         }
@@ -70,6 +70,11 @@ if ($hassiteconfig) {
         $settings->add(new admin_setting_configcheckbox('local_moodle_zoho_sync/allowinternal',
             new lang_string('allowinternal', 'local_moodle_zoho_sync'),
             new lang_string('allowinternal_desc', 'local_moodle_zoho_sync'), 0));
+
+        $settings->add(new admin_setting_configtext('local_moodle_zoho_sync/ivroles',
+            new lang_string('ivroles', 'local_moodle_zoho_sync'),
+            new lang_string('ivroles_desc', 'local_moodle_zoho_sync'),
+            \local_moodle_zoho_sync\local\config::DEFAULT_IV_ROLES, '/^[A-Za-z0-9_, -]*$/', 40));
     }
 
     $ADMIN->add('local_moodle_zoho_sync_category', $settings);

@@ -25,8 +25,8 @@
 defined('MOODLE_INTERNAL') || die();
 
 $plugin->component = 'local_moodle_zoho_sync';
-$plugin->version = 2026112400;
+$plugin->version = 2026120400;
 $plugin->requires = 2023100900;
 $plugin->supported = [403, 501];
 $plugin->maturity = MATURITY_BETA;
-$plugin->release = '1.0.0';
+$plugin->release = '1.1.0';

@@ -37,6 +37,10 @@ $observers = [
         'callback' => '\local_moodle_zoho_sync\observer::user_updated',
     ],
     [
+        'eventname' => '\core\event\user_deleted',
+        'callback' => '\local_moodle_zoho_sync\observer::user_deleted',
+    ],
+    [
         'eventname' => '\core\event\user_enrolment_created',
         'callback' => '\local_moodle_zoho_sync\observer::user_enrolment_created',
     ],
@@ -51,5 +55,20 @@ $observers = [
     [
         'eventname' => '\mod_assign\event\submission_graded',
         'callback' => '\local_moodle_zoho_sync\observer::submission_graded',
+    ],
+    [
+        'eventname' => '\core\event\user_graded',
+        'callback' => '\local_moodle_zoho_sync\observer::user_graded',
+    ],
+    [
+        // Completes the enrolment captured just before (enrol_user() assigns the role after the event) or sends the
+        // enrolment's new role.
+        'eventname' => '\core\event\role_assigned',
+        'callback' => '\local_moodle_zoho_sync\observer::role_assigned',
+    ],
+    [
+        // Core removes roles before user_enrolment_deleted fires: remembered so the unenrolment carries the role.
+        'eventname' => '\core\event\role_unassigned',
+        'callback' => '\local_moodle_zoho_sync\observer::role_unassigned',
     ],
 ];

@@ -25,8 +25,7 @@
 /**
  * Upgrade the plugin's database from an older version.
  *
- * The first release creates its tables from install.xml; later schema changes go here,
- * each ending with upgrade_plugin_savepoint().
+ * Each schema change ends with upgrade_plugin_savepoint().
  *
  * @param int $oldversion The version we are upgrading from.
  * @return bool
@@ -35,6 +34,27 @@ function xmldb_local_moodle_zoho_sync_upgrade($oldversion) {
     global $DB;
 
     $dbman = $DB->get_manager();
+
+    if ($oldversion < 2026120400) {
+        // The payload is captured when the event happens, with a per-record sequence the backend orders by.
+        $table = new xmldb_table('local_moodle_zoho_sync_outbox');
+        $fields = [
+            new xmldb_field('entitykey', XMLDB_TYPE_CHAR, '100', null, null, null, null, 'other'),
+            new xmldb_field('sequence', XMLDB_TYPE_INTEGER, '18', null, XMLDB_NOTNULL, null, '0', 'entitykey'),
+            new xmldb_field('payload', XMLDB_TYPE_TEXT, null, null, null, null, null, 'sequence'),
+        ];
+        foreach ($fields as $field) {
+            if (!$dbman->field_exists($table, $field)) {
+                $dbman->add_field($table, $field);
+            }
+        }
+        $index = new xmldb_index('entitykey-sequence', XMLDB_INDEX_NOTUNIQUE, ['entitykey', 'sequence']);
+        if (!$dbman->index_exists($table, $index)) {
+            $dbman->add_index($table, $index);
+        }
+        // Rows queued before this version keep a null payload: delivery builds theirs from the database, as before.
+        upgrade_plugin_savepoint(true, 2026120400, 'local', 'moodle_zoho_sync');
+    }
 
     return true;
 }

@@ -13,7 +13,9 @@
 require_once(__DIR__ . '/lib/stubs.php');
 require_once(__DIR__ . '/lib/fixture_builder.php');
 
+use core\event\role_assigned;
 use core\event\user_created;
+use core\event\user_deleted;
 use core\event\user_enrolment_created;
 use core\event\user_enrolment_deleted;
 use core\event\user_enrolment_updated;
@@ -26,7 +28,7 @@ if (empty($options['secret'])) {
     fwrite(STDERR, "usage: php emit_payload.php --secret=whsec_... [--tenant=] [--backend=] [--event=] [--timestamp=]\n");
     exit(2);
 }
-$events = ($options['event'] ?? 'all') === 'all' ? array_values(\local_moodle_zoho_sync\local\config::EVENT_TYPES)
+$events = ($options['event'] ?? 'all') === 'all' ? \local_moodle_zoho_sync\local\config::event_types()
     : explode(',', $options['event']);
 
 global $DB;
@@ -72,21 +74,25 @@ test_dispatch_event($userevent(user_updated::class));
 $DB->update_record('user', ['id' => $student->id, 'lang' => 'ar']);
 test_dispatch_event($userevent(user_updated::class));
 
-// Enrolment: the event fires before the role is assigned, as in enrol_user().
+// Enrolment: the event fires before the role is assigned, then role_assigned, as in enrol_user().
 $ueid = $fx->enrol($student, $course, null, ['timestart' => $now - 400, 'timeend' => 0]);
 $enrolevent = fn(string $class, array $other = []) => $class::create(['objectid' => $ueid, 'relateduserid' => $student->id,
     'courseid' => $course->id, 'contextid' => $course->contextid, 'contextlevel' => CONTEXT_COURSE,
     'contextinstanceid' => $course->id, 'other' => ['enrol' => 'manual'] + $other, 'timecreated' => $now - 400]);
 test_dispatch_event($enrolevent(user_enrolment_created::class));
 $fx->assign_role($student->id, 'student', $course->contextid);
+test_dispatch_event(role_assigned::create(['objectid' => $fx->roles['student'], 'relateduserid' => $student->id,
+    'courseid' => $course->id, 'contextid' => $course->contextid, 'contextlevel' => CONTEXT_COURSE,
+    'contextinstanceid' => $course->id, 'timecreated' => $now - 400]));
 $fx->enrol($iv, $course, 'editingteacher');
-$fx->assign_role($iv->id, 'btec_iv', $course->contextid);
+$fx->assign_role($iv->id, 'internalverifier', $course->contextid);
 $DB->update_record('user_enrolments', ['id' => $ueid, 'timeend' => $now + 180 * 86400]);
 test_dispatch_event($enrolevent(user_enrolment_updated::class));
 
-// A BTEC-graded assignment, second attempt, graded by the IV with learning outcomes.
+// A BTEC-graded assignment with marking workflow, second attempt, graded by the IV with learning outcomes, released.
 $scaleid = $fx->btec_scale();
-$assign = $fx->assign($course, 'Unit 1 Assignment 1: Networks', -$scaleid);
+$assign = $fx->assign($course, 'Unit 1 Assignment 1: Networks', -$scaleid, true);
+$fx->workflow_state($assign, $student, 'released');
 $definition = $fx->btec_definition($assign, [
     'P1' => 'Explain the benefits and disadvantages of network types',
     'M1' => 'Compare common networking standards',
@@ -109,6 +115,16 @@ $ue += ['courseid' => $course->id, 'enrol' => 'manual', 'lastenrol' => true];
 $DB->delete_records('role_assignments', ['userid' => $student->id, 'contextid' => $course->contextid]);
 $DB->delete_records('user_enrolments', ['id' => $ueid]);
 test_dispatch_event($enrolevent(user_enrolment_deleted::class, ['userenrolment' => $ue]));
+
+// A user deleted: core scrambles the record, the event carries the old values.
+$leaver = $fx->user(['username' => 'sami.nasser', 'firstname' => 'Sami', 'lastname' => 'Nasser',
+    'email' => 'sami.nasser@abchorizon.com', 'idnumber' => 'STU-0002']);
+$DB->update_record('user', ['id' => $leaver->id, 'deleted' => 1, 'username' => 'sami.nasser@abchorizon.com.' . $now,
+    'email' => md5('sami.nasser'), 'idnumber' => '']);
+test_dispatch_event(user_deleted::create(['objectid' => $leaver->id, 'relateduserid' => $leaver->id,
+    'contextid' => $leaver->contextid, 'contextlevel' => CONTEXT_USER, 'contextinstanceid' => $leaver->id,
+    'other' => ['username' => 'sami.nasser', 'email' => 'sami.nasser@abchorizon.com', 'idnumber' => 'STU-0002',
+        'picture' => 0, 'mnethostid' => 1], 'timecreated' => $now - 100]));
 
 $flush();
 echo json_encode($requests, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE), "\n";

@@ -18,12 +18,16 @@ import httpx
 import pytest
 
 from common.tenants import MOODLE_EVENTS
+from streams.events import UNKNOWN_EVENT
 from streams.parse import CanonicalEvent, DeadLetter, RawPosition, parse_raw
 from streams.tenants import TenantMapping
 from tests.conftest import TenantCreds
 from tests.infra import Infra, Service, read_at
 
 EMIT = Path(__file__).with_name("emit_payload.php")
+# Events the ingress accepts and stores but the stream mapping does not know yet: they become dead letters
+# (kept, replayable once mapped), never a crash.
+NOT_MAPPED_YET = frozenset({"user_deleted"})
 
 
 def emit(tenant: TenantCreds, backend: str = "http://127.0.0.1:8000") -> list[dict[str, Any]]:
@@ -39,7 +43,7 @@ def emit(tenant: TenantCreds, backend: str = "http://127.0.0.1:8000") -> list[di
     return requests
 
 
-def parse(request: dict[str, Any], body: bytes, tenant: str, offset: int = 0) -> CanonicalEvent:
+def parse_any(request: dict[str, Any], body: bytes, tenant: str, offset: int = 0) -> CanonicalEvent | DeadLetter:
     parsed = parse_raw(
         source="moodle", kind=request["event"], body=body, content_type=request["headers"]["Content-Type"],
         tenant=tenant, mapping=TenantMapping(), raw=RawPosition("raw.moodle", 0, offset),
@@ -47,6 +51,12 @@ def parse(request: dict[str, Any], body: bytes, tenant: str, offset: int = 0) ->
     )
     assert len(parsed) == 1
     event = parsed[0]
+    assert isinstance(event, CanonicalEvent | DeadLetter)
+    return event
+
+
+def parse(request: dict[str, Any], body: bytes, tenant: str, offset: int = 0) -> CanonicalEvent:
+    event = parse_any(request, body, tenant, offset)
     assert not isinstance(event, DeadLetter), f"{request['event']} dead-lettered: {event.message}"
     assert isinstance(event, CanonicalEvent)
     return event
@@ -66,11 +76,16 @@ def test_the_plugin_sends_every_backend_event_to_its_route(tenants: dict[str, Te
         assert body["event_id"] == r["headers"]["webhook-id"]
         assert r["headers"]["X-Tenant-ID"] == "college-b"
         assert r["headers"]["webhook-signature"].startswith("v1,")
+        assert isinstance(body["sequence"], int) and body["sequence"] > 0
 
 
 def test_stream_models_parse_every_plugin_payload(tenants: dict[str, TenantCreds]) -> None:
     requests = by_event(emit(tenants["default"]))
-    events = {name: parse(r, r["body"].encode(), "default", i) for i, (name, r) in enumerate(requests.items())}
+    events = {name: parse(r, r["body"].encode(), "default", i) for i, (name, r) in enumerate(requests.items())
+              if name not in NOT_MAPPED_YET}
+    for name in NOT_MAPPED_YET:
+        dead = parse_any(requests[name], requests[name]["body"].encode(), "default")
+        assert isinstance(dead, DeadLetter) and dead.reason == UNKNOWN_EVENT, name
 
     user = json.loads(requests["user_updated"]["body"])["data"]
     assert events["user_updated"].entity == "moodle_user"
@@ -91,6 +106,8 @@ def test_stream_models_parse_every_plugin_payload(tenants: dict[str, TenantCreds
     assert grade.entity == "grade"
     assert grade.entity_id == f"{data['moodle_user_id']}_{data['assignment_id']}"
     assert payload["attempt_number"] == 2
+    assert data["workflow_state"] == "released" and data["released"] is True
+    assert payload["grade_status"] == "released"
     # A BTEC-scale grade: index 3 is Merit, whatever 3 out of 4 would be as a percentage.
     assert data["btec_scale_index"] == 3
     assert payload["letter"] == "M"
@@ -117,7 +134,7 @@ def test_ingress_accepts_and_stores_every_signed_plugin_request(infra: Infra, in
         entity = (f"{data['moodle_user_id']}_{data['assignment_id']}" if r["event"] == "grade_updated"
                   else str(data["moodle_user_id"] if r["event"].startswith("user_") else data["enrolment_id"]))
         assert rec.key == f"college-b/{r['event']}/{entity}".encode()
-        parse(r, rec.value, "college-b", answer["offset"])
+        parse_any(r, rec.value, "college-b", answer["offset"])
 
 
 def test_ingress_rejects_plugin_requests_signed_for_another_tenant_or_altered(
@@ -127,7 +144,7 @@ def test_ingress_rejects_plugin_requests_signed_for_another_tenant_or_altered(
     resp = httpx.post(wrong["url"], content=wrong["body"].encode(), headers=wrong["headers"], timeout=10)
     assert resp.status_code == 401, resp.text
 
-    altered = emit(tenants["college-b"], ingress.url)[-1]
+    altered = by_event(emit(tenants["college-b"], ingress.url))["enrollment_deleted"]
     body = altered["body"].replace('"moodle_user_id":1', '"moodle_user_id":2', 1)
     assert body != altered["body"]
     resp = httpx.post(altered["url"], content=body.encode(), headers=altered["headers"], timeout=10)

@@ -40,8 +40,23 @@ class config {
         '\core\event\user_enrolment_created' => 'enrollment_created',
         '\core\event\user_enrolment_updated' => 'enrollment_updated',
         '\core\event\user_enrolment_deleted' => 'enrollment_deleted',
+        '\core\event\user_deleted' => 'user_deleted',
         '\mod_assign\event\submission_graded' => 'grade_updated',
+        // Gradebook overrides and imports; the body says "source": "gradebook".
+        '\core\event\user_graded' => 'grade_updated',
     ];
+
+    /** @var string Default of the internal verifier roles setting. */
+    public const DEFAULT_IV_ROLES = 'internalverifier';
+
+    /**
+     * The backend event types, each once, in EVENT_TYPES order.
+     *
+     * @return string[]
+     */
+    public static function event_types(): array {
+        return array_values(array_unique(self::EVENT_TYPES));
+    }
 
     /**
      * Read one setting.
@@ -81,7 +96,7 @@ class config {
     }
 
     /**
-     * Whether the plugin is configured well enough to queue events.
+     * Whether the plugin is configured well enough to send events (they are queued either way).
      *
      * @return bool
      */
@@ -98,10 +113,10 @@ class config {
         $value = self::get('events');
         if ($value === false || $value === null) {
             // Not saved yet: everything is on, as the setting's default says.
-            return array_values(self::EVENT_TYPES);
+            return self::event_types();
         }
         $chosen = array_filter(array_map('trim', explode(',', (string) $value)));
-        return array_values(array_intersect(self::EVENT_TYPES, $chosen));
+        return array_values(array_intersect(self::event_types(), $chosen));
     }
 
     /**
@@ -141,5 +156,58 @@ class config {
      */
     public static function allow_internal_hosts(): bool {
         return !empty(self::get('allowinternal'));
+    }
+
+    /**
+     * Shortnames of the roles whose holders grade as internal verifiers (exact, case-insensitive).
+     *
+     * @return string[] Lower-cased shortnames.
+     */
+    public static function iv_roles(): array {
+        $value = self::get('ivroles');
+        if ($value === false || $value === null) {
+            $value = self::DEFAULT_IV_ROLES;
+        }
+        $roles = array_map(fn(string $role): string => \core_text::strtolower(trim($role)), explode(',', (string) $value));
+        return array_values(array_unique(array_filter($roles, fn(string $role): bool => $role !== '')));
+    }
+
+    /**
+     * Whether Moodle's curl security would refuse the backend URL (private host, port other than 80/443...).
+     *
+     * @return bool
+     */
+    public static function is_url_blocked(): bool {
+        $url = self::backend_url();
+        if ($url === '' || self::allow_internal_hosts()) {
+            return false;
+        }
+        // The same check Moodle's \curl makes before any request (core class, autoloaded).
+        return (new \core\files\curl_security_helper())->url_is_blocked($url);
+    }
+
+    /**
+     * What stops delivery, for the admin pages: each a sentence; empty when events can be sent.
+     *
+     * @return string[]
+     */
+    public static function problems(): array {
+        $problems = [];
+        if (self::backend_url() === '') {
+            $problems[] = get_string('error:nourl', self::COMPONENT);
+        }
+        if (self::secret() === '') {
+            $problems[] = get_string('error:nosecret', self::COMPONENT);
+        } else {
+            try {
+                signer::key(self::secret());
+            } catch (invalid_secret $e) {
+                $problems[] = $e->getMessage();
+            }
+        }
+        if (self::is_url_blocked()) {
+            $problems[] = get_string('error:blockedurl', self::COMPONENT, self::backend_url());
+        }
+        return $problems;
     }
 }

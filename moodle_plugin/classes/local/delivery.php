@@ -36,29 +36,31 @@ class delivery {
     /** @var string Nothing to do: already sent or failed, not due yet, missing or being delivered by another process. */
     public const RESULT_SKIPPED = 'skipped';
 
+    /** @var string Kept pending without an attempt: the plugin is not configured, or an earlier row of the record waits. */
+    public const RESULT_WAITING = 'waiting';
+
     /**
      * The signed request for an outbox row.
      *
      * @param \stdClass $row The outbox row.
-     * @param int $now Signing time (webhook-timestamp).
+     * @param int $sendtime The moment of sending (webhook-timestamp; receivers refuse one more than minutes off).
      * @return array ['url' => string, 'headers' => string[] name => value, 'body' => string]
      */
-    public static function build_request(\stdClass $row, int $now): array {
-        $body = json_encode(payload_builder::build($row),
-            JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION | JSON_INVALID_UTF8_SUBSTITUTE
-            | JSON_THROW_ON_ERROR);
+    public static function build_request(\stdClass $row, int $sendtime): array {
+        // Rows queued by plugin versions before 1.1 have no captured body: theirs is built from the database now.
+        $body = $row->payload ?? outbox::encode(payload_builder::build($row));
         return [
             'url' => config::backend_url() . '/webhooks/moodle/' . $row->eventtype,
-            'headers' => signer::headers(config::secret(), config::tenant_id(), $row->eventid, $now, $body),
+            'headers' => signer::headers(config::secret(), config::tenant_id(), $row->eventid, $sendtime, $body),
             'body' => $body,
         ];
     }
 
     /**
-     * Deliver one outbox row if it is pending and due.
+     * Deliver one outbox row if it is pending, due, and no earlier row of the same record waits before it.
      *
      * @param int $id Outbox row id.
-     * @param int|null $now Current time (tests pass one).
+     * @param int|null $now Current time for scheduling (tests pass one); the signature always uses the clock.
      * @return string One of the RESULT_* constants.
      */
     public static function deliver(int $id, ?int $now = null): string {
@@ -75,7 +77,20 @@ class delivery {
             if (!$row || $row->status !== outbox::STATUS_PENDING || (int) $row->nextattempt > $now) {
                 return self::RESULT_SKIPPED;
             }
-            return self::attempt($row, $now);
+            if (!config::is_configured()) {
+                // Kept, not attempted: the scheduled task queues it again once the URL and secret are set.
+                return self::RESULT_WAITING;
+            }
+            if (outbox::has_earlier_pending($row)) {
+                // Per-record order: this row is queued again when the earlier one is sent or fails for good.
+                return self::RESULT_WAITING;
+            }
+            try {
+                return self::attempt($row, $now);
+            } catch (\Throwable $e) {
+                // Whatever broke (a missing class, a database error), the row says so instead of staying pending.
+                return self::failed($row, get_class($e) . ': ' . $e->getMessage(), null, null, true, $now);
+            }
         } finally {
             $lock->release();
         }
@@ -89,18 +104,15 @@ class delivery {
      * @return string One of the RESULT_* constants.
      */
     private static function attempt(\stdClass $row, int $now): string {
-        if (!config::is_configured()) {
-            return self::failed($row, get_string('error:notconfigured', config::COMPONENT), null, null, true, $now);
-        }
+        global $CFG;
+
         try {
-            $request = self::build_request($row, $now);
+            $request = self::build_request($row, time());
         } catch (payload_unavailable $e) {
             return self::failed($row, $e->getMessage(), null, null, false, $now);
         } catch (invalid_secret $e) {
             // The secret is not valid base64: nothing will change until an administrator fixes it.
             return self::failed($row, $e->getMessage(), null, null, false, $now);
-        } catch (\Throwable $e) {
-            return self::failed($row, get_class($e) . ': ' . $e->getMessage(), null, null, true, $now);
         }
 
         $headers = [];
@@ -108,6 +120,8 @@ class delivery {
             $headers[] = $name . ': ' . $value;
         }
         $timeout = config::timeout();
+        // \curl lives in lib/filelib.php, which Moodle's task runner does not load.
+        require_once($CFG->libdir . '/filelib.php');
         $curl = new \curl(['ignoresecurity' => config::allow_internal_hosts()]);
         $curl->setHeader($headers);
         $response = $curl->post($request['url'], $request['body'], [
@@ -118,12 +132,19 @@ class delivery {
         $info = $curl->get_info();
         $httpstatus = (int) ($info['http_code'] ?? 0);
         $response = is_string($response) ? $response : '';
+        $errno = (int) $curl->get_errno();
 
-        if ($curl->get_errno() || $httpstatus === 0) {
-            // Timeout, refused connection, DNS, or a URL that curl security blocks (no errno, error set).
-            $error = trim($curl->error ?? '') ?: $response;
+        if ($errno === 0 && $httpstatus === 0) {
+            // No request was made: Moodle's curl security refused the URL ("The URL is blocked."). That is
+            // configuration, not a network fault: fail now with the reason instead of retrying for hours.
+            $message = get_string('error:blockedurl', config::COMPONENT, config::backend_url()) . ' ('
+                . (trim($curl->error ?? '') ?: $response) . ')';
+            return self::failed($row, $message, null, null, false, $now);
+        }
+        if ($errno !== 0) {
+            // Timeout, refused connection, DNS.
             $message = get_string('error:transport', config::COMPONENT,
-                (object) ['errno' => (int) $curl->get_errno(), 'error' => $error]);
+                (object) ['errno' => $errno, 'error' => trim($curl->error ?? '') ?: $response]);
             return self::failed($row, $message, null, null, true, $now);
         }
         if ($httpstatus >= 200 && $httpstatus < 300) {

@@ -48,18 +48,19 @@ class outbox {
     public const MAX_TEXT = 10000;
 
     /**
-     * Write one outbox row for an event and queue its delivery, in the caller's transaction.
+     * Write one outbox row for an event, with the body captured now, and queue its delivery, in the caller's
+     * transaction.
      *
      * @param string $eventtype One of config::EVENT_TYPES.
      * @param \core\event\base $event The Moodle event.
+     * @param string $entitykey The record the event is about (see entity_key()).
+     * @param array $data The body's data, as the record is now.
      * @param string|null $fingerprint Hash of the user fields the backend uses (user events only).
      * @return int The outbox row id.
      */
-    public static function enqueue(string $eventtype, \core\event\base $event, ?string $fingerprint = null): int {
-        global $DB;
-
-        $now = time();
-        $row = (object) [
+    public static function enqueue(string $eventtype, \core\event\base $event, string $entitykey, array $data,
+            ?string $fingerprint = null): int {
+        return self::add([
             'eventid' => \core\uuid::generate(),
             'eventtype' => $eventtype,
             'eventname' => $event->eventname,
@@ -70,18 +71,179 @@ class outbox {
             'contextinstanceid' => (int) $event->contextinstanceid,
             'other' => empty($event->other) ? null : json_encode($event->other),
             'fingerprint' => $fingerprint,
+            'timecreated' => (int) $event->timecreated,
+        ], $entitykey, $data);
+    }
+
+    /**
+     * Write one outbox row and queue its delivery, in one transaction (the caller's, when one is open).
+     *
+     * @param array $fields Outbox fields: eventid, eventtype, eventname, objectid, userid, courseid, and optionally
+     *     contextid, contextinstanceid, other, fingerprint, timecreated.
+     * @param string $entitykey The record the event is about.
+     * @param array $data The body's data.
+     * @return int The outbox row id.
+     */
+    public static function add(array $fields, string $entitykey, array $data): int {
+        global $DB;
+
+        $now = time();
+        $row = (object) array_merge([
+            'contextid' => 0,
+            'contextinstanceid' => 0,
+            'other' => null,
+            'fingerprint' => null,
+        ], $fields, [
+            'entitykey' => $entitykey,
             'status' => self::STATUS_PENDING,
             'attempts' => 0,
             'nextattempt' => $now,
-            'timecreated' => (int) $event->timecreated ?: $now,
             'timemodified' => $now,
-        ];
+        ]);
+        $row->timecreated = (int) ($fields['timecreated'] ?? 0) ?: $now;
 
         $transaction = $DB->start_delegated_transaction();
+        $row->sequence = self::next_sequence($entitykey);
+        $row->payload = self::encode(payload_builder::envelope($row->eventid, $row->eventtype, $row->eventname,
+            $row->timecreated, $row->sequence, $data));
         $row->id = $DB->insert_record(self::TABLE, $row);
         self::queue_delivery($row->id, 0);
         $transaction->allow_commit();
         return $row->id;
+    }
+
+    /**
+     * The key of the record an event is about; the sequence counts per key.
+     *
+     * @param string $kind "user", "enrolment" or "grade".
+     * @param int ...$ids user id; user_enrolments id; user id and course module id.
+     * @return string
+     */
+    public static function entity_key(string $kind, int ...$ids): string {
+        return $kind . ':' . implode(':', $ids);
+    }
+
+    /**
+     * The next sequence of a record: greater than every earlier one of the same key, and at least the current time
+     * in milliseconds, so it keeps growing even after the outbox was emptied (privacy deletion, reinstall).
+     *
+     * Moodle's own row locks order concurrent changes of one record (the event fires after the record is written),
+     * so the second change reads the first one's committed sequence.
+     *
+     * @param string $entitykey
+     * @return int
+     */
+    public static function next_sequence(string $entitykey): int {
+        global $DB;
+
+        $last = (int) $DB->get_field_sql('SELECT MAX(sequence) FROM {' . self::TABLE . '} WHERE entitykey = :entitykey',
+            ['entitykey' => $entitykey]);
+        return max($last + 1, (int) floor(microtime(true) * 1000));
+    }
+
+    /**
+     * The newest row of a record, if any.
+     *
+     * @param string $entitykey
+     * @return \stdClass|null
+     */
+    public static function latest(string $entitykey): ?\stdClass {
+        global $DB;
+
+        $rows = $DB->get_records(self::TABLE, ['entitykey' => $entitykey], 'sequence DESC', '*', 0, 1);
+        return $rows ? reset($rows) : null;
+    }
+
+    /**
+     * The data of a row's captured body.
+     *
+     * @param \stdClass $row
+     * @return array|null Null for rows queued before bodies were captured.
+     */
+    public static function data(\stdClass $row): ?array {
+        if ($row->payload === null) {
+            return null;
+        }
+        return json_decode($row->payload, true)['data'] ?? null;
+    }
+
+    /**
+     * Replace the data of a row nobody has tried to send yet (the rest of one Moodle operation completing it).
+     *
+     * @param int $id
+     * @param array $data
+     * @return bool False when the row is gone or a delivery attempt was made.
+     */
+    public static function complete(int $id, array $data): bool {
+        global $DB;
+
+        $row = $DB->get_record(self::TABLE, ['id' => $id]);
+        if (!$row || $row->status !== self::STATUS_PENDING || (int) $row->attempts > 0 || $row->payload === null) {
+            return false;
+        }
+        $body = json_decode($row->payload, true);
+        $body['data'] = $data;
+        $DB->update_record(self::TABLE, (object) ['id' => $id, 'payload' => self::encode($body), 'timemodified' => time()]);
+        return true;
+    }
+
+    /**
+     * Remove a row nobody has tried to send yet, superseded within the same Moodle operation.
+     *
+     * @param int $id
+     */
+    public static function discard(int $id): void {
+        global $DB;
+
+        $DB->delete_records_select(self::TABLE, 'id = :id AND status = :status AND attempts = 0',
+            ['id' => $id, 'status' => self::STATUS_PENDING]);
+    }
+
+    /**
+     * Whether an earlier row of the same record still waits, so this one must wait for it (per-record order).
+     *
+     * @param \stdClass $row
+     * @return bool
+     */
+    public static function has_earlier_pending(\stdClass $row): bool {
+        global $DB;
+
+        if ($row->entitykey === null) {
+            return false;
+        }
+        return $DB->record_exists_select(self::TABLE, 'entitykey = :entitykey AND status = :status AND sequence < :sequence',
+            ['entitykey' => $row->entitykey, 'status' => self::STATUS_PENDING, 'sequence' => $row->sequence]);
+    }
+
+    /**
+     * Queue the next waiting row of the same record, once this one is sent or has failed for good.
+     *
+     * @param \stdClass $row
+     */
+    private static function queue_next(\stdClass $row): void {
+        global $DB;
+
+        if ($row->entitykey === null) {
+            return;
+        }
+        $next = $DB->get_records_select(self::TABLE, 'entitykey = :entitykey AND status = :status AND id <> :id',
+            ['entitykey' => $row->entitykey, 'status' => self::STATUS_PENDING, 'id' => $row->id], 'sequence ASC',
+            'id, attempts, nextattempt', 0, 1);
+        if ($next) {
+            $next = reset($next);
+            self::queue_delivery((int) $next->id, (int) $next->attempts, (int) $next->nextattempt);
+        }
+    }
+
+    /**
+     * JSON of a body, as sent.
+     *
+     * @param array $body
+     * @return string
+     */
+    public static function encode(array $body): string {
+        return json_encode($body, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION
+            | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR);
     }
 
     /**
@@ -163,6 +325,7 @@ class outbox {
             'timesent' => $now,
             'timemodified' => $now,
         ]);
+        self::queue_next($row);
     }
 
     /**
@@ -195,6 +358,8 @@ class outbox {
         $DB->update_record(self::TABLE, $update);
         if (!$giveup) {
             self::queue_delivery($row->id, $attempts, $update->nextattempt);
+        } else {
+            self::queue_next($row);
         }
         return $update->status;
     }
@@ -251,9 +416,13 @@ class outbox {
      * @param int $limit Most rows handled in one run.
      * @return int Rows re-queued.
      */
-    public static function requeue_due(int $now, int $limit = 500): int {
+    public static function requeue_due(int $now, int $limit = 2000): int {
         global $DB;
 
+        if (!config::is_configured()) {
+            // Rows wait, untouched, until the backend URL and the secret are set.
+            return 0;
+        }
         $rows = $DB->get_records_select(self::TABLE, 'status = :status AND nextattempt <= :now',
             ['status' => self::STATUS_PENDING, 'now' => $now], 'nextattempt ASC, id ASC', 'id, attempts', 0, $limit);
         foreach ($rows as $row) {

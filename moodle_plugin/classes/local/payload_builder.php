@@ -17,10 +17,12 @@
 namespace local_moodle_zoho_sync\local;
 
 /**
- * Builds webhook bodies from the current database state, at delivery time.
+ * Builds webhook bodies from the database, when the event happens (the observers store them in the outbox).
  *
- * Building late matters: Moodle assigns the enrolment's role after user_enrolment_created fires, and advanced
- * grading fillings are complete only once the grading transaction has committed.
+ * The observers run inside the transaction of the change, so the body is the state the event describes: a
+ * suspension and a later reactivation are two different bodies, and a record deleted before delivery still has
+ * its last state sent. Advanced grading fillings are saved before submission_graded fires; the role of a new
+ * enrolment is assigned just after user_enrolment_created, which the observer for role_assigned completes.
  *
  * @package    local_moodle_zoho_sync
  * @copyright  2026 BTEC Integration Team
@@ -33,31 +35,60 @@ class payload_builder {
     /** @var int grading_instances.status of the instance in use (gradingform_instance::INSTANCE_STATUS_ACTIVE). */
     public const GRADING_INSTANCE_ACTIVE = 1;
 
+    /** @var string[] mod_assign marking workflow states (ASSIGN_MARKING_WORKFLOW_STATE_*), in workflow order. */
+    public const WORKFLOW_STATES = ['notmarked', 'inmarking', 'readyforreview', 'inreview', 'readyforrelease', 'released'];
+
+    /** @var string The BTEC grading form's criteria table (plugin gradingform_btec, optional). */
+    public const BTEC_CRITERIA_TABLE = 'gradingform_btec_criteria';
+
+    /** @var int grade_items.gradetype of a scale (GRADE_TYPE_SCALE). */
+    private const GRADE_TYPE_SCALE = 2;
+
     /**
-     * The whole webhook body for an outbox row.
+     * The whole webhook body.
+     *
+     * @param string $eventid The event id (also the webhook-id).
+     * @param string $eventtype Backend event type.
+     * @param string $eventname Moodle event class, or "backfill".
+     * @param int $timecreated When the event happened.
+     * @param int $sequence Per-record order.
+     * @param array $data The event's data.
+     * @return array
+     */
+    public static function envelope(string $eventid, string $eventtype, string $eventname, int $timecreated, int $sequence,
+            array $data): array {
+        global $CFG;
+
+        return [
+            'event_id' => $eventid,
+            'event_type' => $eventtype,
+            'event_name' => $eventname,
+            'timestamp' => $timecreated,
+            'sequence' => $sequence,
+            'site_url' => $CFG->wwwroot,
+            'data' => $data,
+        ];
+    }
+
+    /**
+     * The body of an outbox row queued before payloads were captured at the event (plugin versions before 1.1),
+     * built from the current database.
      *
      * @param \stdClass $row The outbox row.
      * @return array
      * @throws payload_unavailable When the record the event is about no longer exists.
      */
     public static function build(\stdClass $row): array {
-        global $CFG;
-
         $data = match ($row->eventtype) {
             'user_created', 'user_updated' => self::user_data((int) $row->userid),
             'enrollment_created', 'enrollment_updated' => self::enrolment_data((int) $row->objectid),
-            'enrollment_deleted' => self::deleted_enrolment_data($row),
+            'enrollment_deleted' => self::deleted_enrolment_data(json_decode((string) $row->other, true) ?: [],
+                (int) $row->objectid, (int) $row->userid, (int) $row->courseid, null),
             'grade_updated' => self::grade_data((int) $row->objectid),
             default => throw new \coding_exception('Unknown event type ' . $row->eventtype),
         };
-        return [
-            'event_id' => $row->eventid,
-            'event_type' => $row->eventtype,
-            'event_name' => $row->eventname,
-            'timestamp' => (int) $row->timecreated,
-            'site_url' => $CFG->wwwroot,
-            'data' => $data,
-        ];
+        return self::envelope($row->eventid, $row->eventtype, $row->eventname, (int) $row->timecreated,
+            (int) $row->sequence, $data);
     }
 
     /**
@@ -133,15 +164,20 @@ class payload_builder {
     /**
      * Data of a deleted enrolment, from the copy the event carried (the row is gone by then).
      *
-     * @param \stdClass $row The outbox row.
+     * @param array $other The event's other data: ['userenrolment' => the deleted row + courseid, enrol, ...].
+     * @param int $userenrolmentid user_enrolments.id
+     * @param int $userid
+     * @param int $courseid
+     * @param string|null $role The role the user had (core removes it before the event fires); null: the enrolment
+     *     method's default role.
      * @return array
      */
-    public static function deleted_enrolment_data(\stdClass $row): array {
+    public static function deleted_enrolment_data(array $other, int $userenrolmentid, int $userid, int $courseid,
+            ?string $role): array {
         global $DB;
 
-        $other = json_decode((string) $row->other, true) ?: [];
         $ue = (object) ($other['userenrolment'] ?? []);
-        $courseid = (int) ($ue->courseid ?? $row->courseid);
+        $courseid = (int) ($ue->courseid ?? $courseid);
         $sql = "SELECT c.id, c.idnumber, r.shortname AS roleshortname
                   FROM {course} c
              LEFT JOIN {enrol} e ON e.id = :enrolid AND e.courseid = c.id
@@ -149,16 +185,38 @@ class payload_builder {
                  WHERE c.id = :courseid";
         $course = $DB->get_record_sql($sql, ['enrolid' => (int) ($ue->enrolid ?? 0), 'courseid' => $courseid]);
         return [
-            'moodle_user_id' => (int) ($ue->userid ?? $row->userid),
+            'moodle_user_id' => (int) ($ue->userid ?? $userid),
             'course_id' => $courseid,
             'course_idnumber' => $course ? (string) $course->idnumber : '',
-            'enrolment_id' => (int) $row->objectid,
-            'role' => $course ? (string) $course->roleshortname : '',
+            'enrolment_id' => $userenrolmentid,
+            'role' => $role ?? ($course ? (string) $course->roleshortname : ''),
             'time_start' => (int) (($ue->timestart ?? 0) ?: ($ue->timecreated ?? 0)),
             'time_end' => empty($ue->timeend) ? null : (int) $ue->timeend,
             // The status the enrolment had when it was deleted; the event type says it is gone.
             'status' => (int) ($ue->status ?? 0),
             'enrol_method' => (string) ($ue->enrol ?? $other['enrol'] ?? ''),
+        ];
+    }
+
+    /**
+     * Data of a deleted user, from the copy the event carried: core has already replaced the username and email.
+     *
+     * @param int $userid
+     * @param array $other The event's other data (username, email, idnumber as they were).
+     * @return array
+     */
+    public static function deleted_user_data(int $userid, array $other): array {
+        global $DB;
+
+        $names = $DB->get_record('user', ['id' => $userid], 'id, firstname, lastname');
+        return [
+            'moodle_user_id' => $userid,
+            'username' => (string) ($other['username'] ?? ''),
+            'email' => (string) ($other['email'] ?? ''),
+            'firstname' => $names ? (string) $names->firstname : '',
+            'lastname' => $names ? (string) $names->lastname : '',
+            'idnumber' => (string) ($other['idnumber'] ?? ''),
+            'deleted' => true,
         ];
     }
 
@@ -199,6 +257,7 @@ class payload_builder {
 
         $sql = "SELECT ag.id, ag.userid, ag.grade, ag.grader, ag.attemptnumber, ag.timemodified,
                        a.id AS assignid, a.name AS assignname, a.grade AS assigngrade, a.course AS courseid,
+                       a.markingworkflow, uf.workflowstate,
                        c.idnumber AS courseidnumber, u.email AS useremail, cm.id AS cmid,
                        ctx.id AS contextid, ctx.path AS contextpath,
                        g.firstname AS graderfirstname, g.lastname AS graderlastname,
@@ -210,17 +269,20 @@ class payload_builder {
                   JOIN {modules} m ON m.name = :modname
                   JOIN {course_modules} cm ON cm.module = m.id AND cm.instance = a.id
                   JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+             LEFT JOIN {assign_user_flags} uf ON uf.assignment = a.id AND uf.userid = ag.userid
              LEFT JOIN {user} g ON g.id = ag.grader
              LEFT JOIN {assignfeedback_comments} fc ON fc.grade = ag.id
              LEFT JOIN {scale} s ON a.grade < 0 AND s.id = -a.grade
                  WHERE ag.id = :gradeid";
-        $grade = $DB->get_record_sql($sql, ['modname' => 'assign', 'contextlevel' => CONTEXT_MODULE, 'gradeid' => $gradeid]);
+        $grade = $DB->get_record_sql($sql, ['modname' => 'assign', 'contextlevel' => CONTEXT_MODULE, 'gradeid' => $gradeid],
+            IGNORE_MULTIPLE);
         if (!$grade) {
             throw new payload_unavailable("assign_grades $gradeid");
         }
 
         $graded = $grade->grade !== null && (float) $grade->grade >= 0;
         $graderid = max(0, (int) $grade->grader);
+        $workflowstate = self::workflow_state((bool) $grade->markingworkflow, $grade->workflowstate);
         $data = [
             'moodle_user_id' => (int) $grade->userid,
             'user_email' => $grade->useremail,
@@ -241,16 +303,138 @@ class payload_builder {
             ],
             'feedback' => (string) $grade->feedback,
             'learning_outcomes' => self::learning_outcomes((int) $grade->id, (int) $grade->contextid),
+            'workflow_state' => $workflowstate,
+            // What the student sees: without marking workflow a set grade is visible at once; with it, only once released.
+            'released' => $graded && ($workflowstate === null || $workflowstate === 'released'),
+            'source' => 'assign',
         ];
         if ((float) $grade->assigngrade < 0) {
-            // A scale: the grade is the 1-based index of the scale item.
-            $items = $grade->scaleitems === null ? [] : array_map('trim', explode(',', $grade->scaleitems));
-            $data['grade_max'] = (float) count($items);
-            if ($graded && self::is_btec_scale($items)) {
-                $data['btec_scale_index'] = (int) $grade->grade;
-            }
+            self::add_scale($data, $grade->scaleitems, $graded ? (int) $grade->grade : null);
         }
         return $data;
+    }
+
+    /**
+     * Data of a gradebook grade of an activity (an override or import in the gradebook: core's user_graded).
+     *
+     * @param int $gradegradeid grade_grades.id
+     * @return array|null Null for grades that are not an activity's (course total, category, manual item).
+     */
+    public static function gradebook_grade_data(int $gradegradeid): ?array {
+        global $DB;
+
+        $sql = "SELECT gg.id, gg.userid, gg.finalgrade, gg.usermodified, gg.overridden, gg.hidden, gg.feedback,
+                       gg.timemodified, gi.itemmodule, gi.iteminstance, gi.itemname, gi.grademax, gi.gradetype,
+                       gi.hidden AS itemhidden, c.id AS courseid, c.idnumber AS courseidnumber, u.email AS useremail,
+                       cm.id AS cmid, ctx.path AS contextpath, g.firstname AS graderfirstname, g.lastname AS graderlastname,
+                       s.scale AS scaleitems
+                  FROM {grade_grades} gg
+                  JOIN {grade_items} gi ON gi.id = gg.itemid
+                  JOIN {course} c ON c.id = gi.courseid
+                  JOIN {user} u ON u.id = gg.userid
+                  JOIN {modules} m ON m.name = gi.itemmodule
+                  JOIN {course_modules} cm ON cm.module = m.id AND cm.instance = gi.iteminstance AND cm.course = gi.courseid
+                  JOIN {context} ctx ON ctx.instanceid = cm.id AND ctx.contextlevel = :contextlevel
+             LEFT JOIN {user} g ON g.id = gg.usermodified
+             LEFT JOIN {scale} s ON s.id = gi.scaleid
+                 WHERE gg.id = :id AND gi.itemtype = :itemtype";
+        $grade = $DB->get_record_sql($sql, ['contextlevel' => CONTEXT_MODULE, 'id' => $gradegradeid, 'itemtype' => 'mod']);
+        if (!$grade) {
+            return null;
+        }
+        $graded = $grade->finalgrade !== null;
+        $graderid = max(0, (int) $grade->usermodified);
+        // The assignment's latest attempt carries the learning outcomes the gradebook value was given for.
+        $assigngrade = null;
+        if ($grade->itemmodule === 'assign') {
+            $attempts = $DB->get_records('assign_grades', ['assignment' => $grade->iteminstance, 'userid' => $grade->userid],
+                'attemptnumber DESC', 'id, attemptnumber', 0, 1);
+            $assigngrade = reset($attempts) ?: null;
+        }
+        $now = time();
+        $visible = fn($hidden): bool => (int) $hidden === 0 || ((int) $hidden > 1 && (int) $hidden <= $now);
+        $data = [
+            'moodle_user_id' => (int) $grade->userid,
+            'user_email' => $grade->useremail,
+            'course_id' => (int) $grade->courseid,
+            'course_idnumber' => (string) $grade->courseidnumber,
+            'assignment_id' => (int) $grade->cmid,
+            'assignment_name' => (string) $grade->itemname,
+            'grade_id' => $assigngrade ? (int) $assigngrade->id : null,
+            'raw_grade' => $graded ? (float) $grade->finalgrade : null,
+            'grade_max' => (float) $grade->grademax,
+            'attempt_number' => $assigngrade ? (int) $assigngrade->attemptnumber + 1 : 1,
+            'time_graded' => (int) $grade->timemodified,
+            'grader' => [
+                'moodle_user_id' => $graderid,
+                'full_name' => trim($grade->graderfirstname . ' ' . $grade->graderlastname),
+                'role' => $graderid > 0 ? self::grader_role($graderid, (string) $grade->contextpath) : 'other',
+            ],
+            'feedback' => (string) $grade->feedback,
+            'learning_outcomes' => $assigngrade ? self::learning_outcomes((int) $assigngrade->id,
+                (int) self::module_context_id($grade->contextpath)) : [],
+            // The gradebook value is outside the assignment's marking workflow: visible unless hidden.
+            'workflow_state' => null,
+            'released' => $graded && $visible($grade->hidden) && $visible($grade->itemhidden),
+            'source' => 'gradebook',
+            'overridden' => (int) $grade->overridden > 0,
+            'module' => (string) $grade->itemmodule,
+        ];
+        if ((int) $grade->gradetype === self::GRADE_TYPE_SCALE) {
+            self::add_scale($data, $grade->scaleitems, $graded ? (int) round((float) $grade->finalgrade) : null);
+        }
+        return $data;
+    }
+
+    /**
+     * The last context id of a context path ("/1/3/16/40" -> 40).
+     *
+     * @param string $path
+     * @return int
+     */
+    private static function module_context_id(string $path): int {
+        $ids = explode('/', $path);
+        return (int) end($ids);
+    }
+
+    /**
+     * Scale grades: grade_max is the number of items; a BTEC scale also gets its index (1 Refer ... 4 Distinction).
+     *
+     * @param array $data The grade data, changed in place.
+     * @param string|null $scaleitems scale.scale, comma-separated.
+     * @param int|null $index The grade, the 1-based index of the scale item; null when not graded.
+     */
+    private static function add_scale(array &$data, ?string $scaleitems, ?int $index): void {
+        $items = $scaleitems === null ? [] : array_map('trim', explode(',', $scaleitems));
+        $data['grade_max'] = (float) count($items);
+        if ($index !== null && self::is_btec_scale($items)) {
+            $data['btec_scale_index'] = $index;
+        }
+    }
+
+    /**
+     * The marking workflow state the payload reports.
+     *
+     * @param bool $markingworkflow Whether the assignment uses marking workflow.
+     * @param string|null $state assign_user_flags.workflowstate ('' or null before any marking).
+     * @return string|null One of WORKFLOW_STATES, null when the assignment has no marking workflow.
+     */
+    public static function workflow_state(bool $markingworkflow, ?string $state): ?string {
+        if (!$markingworkflow) {
+            return null;
+        }
+        return in_array($state, self::WORKFLOW_STATES, true) ? $state : 'notmarked';
+    }
+
+    /**
+     * Whether the BTEC grading form (gradingform_btec) is installed on this site.
+     *
+     * @return bool
+     */
+    public static function btec_installed(): bool {
+        global $DB;
+
+        return $DB->get_manager()->table_exists(self::BTEC_CRITERIA_TABLE);
     }
 
     /**
@@ -265,7 +449,8 @@ class payload_builder {
     }
 
     /**
-     * Learning outcomes of a graded submission, one per BTEC criterion, in one query.
+     * Learning outcomes of a graded submission, one per BTEC criterion, in one query; none when the site has no
+     * gradingform_btec or the assignment is not graded with it.
      *
      * Joins the assignment's grading area to its BTEC definition, the active grading instance for this grade
      * (grading_instances.itemid is assign_grades.id) and the criteria, with their fillings where present. Archived
@@ -278,6 +463,10 @@ class payload_builder {
     public static function learning_outcomes(int $gradeid, int $contextid): array {
         global $DB;
 
+        if (!self::btec_installed()) {
+            // A site without gradingform_btec: grades go out without learning outcomes.
+            return [];
+        }
         $sql = "SELECT bc.id, bc.shortname, bc.description, bf.score, bf.remark
                   FROM {grading_areas} ga
                   JOIN {grading_definitions} gd ON gd.areaid = ga.id AND gd.method = ga.activemethod
@@ -336,16 +525,18 @@ class payload_builder {
     }
 
     /**
-     * Classify role shortnames: any containing "iv" is an internal verifier, which wins over any containing "teacher".
+     * Classify role shortnames: one of the internal verifier roles set in the plugin's settings (exact shortname) is
+     * "iv", which wins over any shortname containing "teacher" ("teacher", "editingteacher").
      *
      * @param string[] $shortnames
      * @return string "iv", "teacher" or "other"
      */
     public static function classify_roles(array $shortnames): string {
+        $ivroles = config::iv_roles();
         $role = 'other';
         foreach ($shortnames as $shortname) {
             $shortname = \core_text::strtolower((string) $shortname);
-            if (str_contains($shortname, 'iv')) {
+            if (in_array($shortname, $ivroles, true)) {
                 return 'iv';
             }
             if (str_contains($shortname, 'teacher')) {

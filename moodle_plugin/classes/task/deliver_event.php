@@ -47,7 +47,8 @@ class deliver_event extends \core\task\adhoc_task {
         if ($id <= 0) {
             return;
         }
-        // A retry task runs once its time has come, which is the row's next attempt time.
+        // A retry task runs once its time has come, which is the row's next attempt time. The signature uses the
+        // clock at sending whatever this time is (a task forced to run early must not sign with a future timestamp).
         $result = delivery::deliver($id, max(time(), (int) $this->get_next_run_time()));
         mtrace("local_moodle_zoho_sync: outbox row $id: $result");
     }

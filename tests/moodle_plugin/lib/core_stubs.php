@@ -14,6 +14,26 @@ namespace core {
     }
 }
 
+namespace core\files {
+    /** Moodle's curl security (autoloaded in Moodle): private hosts and ports other than 80/443 are blocked. */
+    class curl_security_helper {
+        public function url_is_blocked($url) {
+            $host = strtolower((string) parse_url($url, PHP_URL_HOST));
+            $port = parse_url($url, PHP_URL_PORT) ?: (parse_url($url, PHP_URL_SCHEME) === 'https' ? 443 : 80);
+            if (!in_array($port, [80, 443], true)) {
+                return true;
+            }
+            if ($host === 'localhost' || $host === '::1' || $host === '[::1]') {
+                return true;
+            }
+            if (filter_var($host, FILTER_VALIDATE_IP)) {
+                return !filter_var($host, FILTER_VALIDATE_IP, FILTER_FLAG_NO_PRIV_RANGE | FILTER_FLAG_NO_RES_RANGE);
+            }
+            return false;
+        }
+    }
+}
+
 namespace core\event {
     /** Like Moodle's base event: data fields readable as properties, eventname derived from the class. */
     abstract class base {
@@ -61,6 +81,18 @@ namespace core\event {
     }
 
     class user_enrolment_deleted extends base {
+    }
+
+    class user_deleted extends base {
+    }
+
+    class user_graded extends base {
+    }
+
+    class role_assigned extends base {
+    }
+
+    class role_unassigned extends base {
     }
 }
 

@@ -14,9 +14,9 @@ class fixture_builder {
         $this->systemcontextid = $this->context(CONTEXT_SYSTEM, 0, '');
         // Moodle's standard roles (sortorder as after install) plus the college's internal verifier role.
         foreach (['manager' => 1, 'coursecreator' => 2, 'editingteacher' => 3, 'teacher' => 4, 'student' => 5,
-                'guest' => 6, 'user' => 7, 'btec_iv' => 9] as $shortname => $sortorder) {
+                'guest' => 6, 'user' => 7, 'internalverifier' => 9] as $shortname => $sortorder) {
             $this->roles[$shortname] = $this->db->insert_record('role',
-                ['shortname' => $shortname, 'sortorder' => $sortorder, 'archetype' => $shortname === 'btec_iv' ? '' : $shortname]);
+                ['shortname' => $shortname, 'sortorder' => $sortorder, 'archetype' => $shortname === 'internalverifier' ? '' : $shortname]);
         }
         $this->assignmoduleid = $this->db->insert_record('modules', ['name' => 'assign']);
         $this->db->insert_record('modules', ['name' => 'quiz']);
@@ -74,14 +74,51 @@ class fixture_builder {
     }
 
     /** An assignment; $grade > 0 is points out of $grade, < 0 is -scaleid. */
-    public function assign(stdClass $course, string $name, int $grade = 100): stdClass {
-        $assign = (object) ['course' => $course->id, 'name' => $name, 'grade' => $grade];
+    public function assign(stdClass $course, string $name, int $grade = 100, bool $markingworkflow = false): stdClass {
+        $assign = (object) ['course' => $course->id, 'name' => $name, 'grade' => $grade,
+            'markingworkflow' => (int) $markingworkflow];
         $assign->id = $this->db->insert_record('assign', $assign);
         $assign->cmid = $this->db->insert_record('course_modules',
             ['course' => $course->id, 'module' => $this->assignmoduleid, 'instance' => $assign->id]);
         $assign->contextid = $this->context(CONTEXT_MODULE, $assign->cmid, $this->context_path($course->contextid));
         $assign->courseid = $course->id;
         return $assign;
+    }
+
+    /** The student's marking workflow state in an assignment (assign_user_flags). */
+    public function workflow_state(stdClass $assign, stdClass $student, string $state): void {
+        $flags = $this->db->get_record('assign_user_flags', ['assignment' => $assign->id, 'userid' => $student->id]);
+        if ($flags) {
+            $this->db->set_field('assign_user_flags', 'workflowstate', $state, ['id' => $flags->id]);
+        } else {
+            $this->db->insert_record('assign_user_flags',
+                ['assignment' => $assign->id, 'userid' => $student->id, 'workflowstate' => $state]);
+        }
+    }
+
+    /** The gradebook item of an activity ($module, $instanceid) or of a course/category/manual item. */
+    public function grade_item(stdClass $course, string $itemtype, ?string $module = null, ?int $instanceid = null,
+            array $fields = []): int {
+        return $this->db->insert_record('grade_items', array_merge(['courseid' => $course->id, 'itemtype' => $itemtype,
+            'itemmodule' => $module, 'iteminstance' => $instanceid, 'itemnumber' => 0, 'itemname' => "$itemtype item",
+            'grademax' => 100, 'gradetype' => 1], $fields));
+    }
+
+    /** A gradebook grade. */
+    public function gradebook_grade(int $itemid, stdClass $student, ?stdClass $modifier, ?float $finalgrade,
+            int $overridden = 0): int {
+        return $this->db->insert_record('grade_grades', ['itemid' => $itemid, 'userid' => $student->id,
+            'usermodified' => $modifier ? $modifier->id : null, 'finalgrade' => $finalgrade, 'overridden' => $overridden,
+            'timecreated' => $this->now, 'timemodified' => $this->now]);
+    }
+
+    /** Another activity module (quiz...) in a course, with its module context. */
+    public function activity(stdClass $course, string $module, int $instanceid): stdClass {
+        $moduleid = $this->db->get_field('modules', 'id', ['name' => $module]);
+        $cm = (object) ['course' => $course->id, 'module' => $moduleid, 'instance' => $instanceid];
+        $cm->id = $this->db->insert_record('course_modules', $cm);
+        $cm->contextid = $this->context(CONTEXT_MODULE, $cm->id, $this->context_path($course->contextid));
+        return $cm;
     }
 
     public function btec_scale(): int {

@@ -17,14 +17,22 @@ abstract class plugin_testcase extends \PHPUnit\Framework\TestCase {
         $DB = $this->db = self::new_database();
         $this->fx = new fixture_builder($this->db);
         self::default_config();
-        \curl::reset();
+        test_http::reset();
         \core\lock\lock_config::$held = [];
         \core_privacy\local\request\writer::reset();
         test_mtrace::$lines = [];
+        \local_moodle_zoho_sync\observer::reset_request_memo();
     }
 
     public static function new_database(): sqlite_moodle_database {
         return test_new_database();
+    }
+
+    /** Start over on a site without the gradingform_btec plugin (its tables absent). */
+    protected function use_site_without_btec(): void {
+        global $DB;
+        $DB = $this->db = test_new_database(false);
+        $this->fx = new fixture_builder($this->db);
     }
 
     public static function default_config(): void {
@@ -52,7 +60,7 @@ abstract class plugin_testcase extends \PHPUnit\Framework\TestCase {
     /** Answer the next HTTP request(s). */
     protected function script(array ...$answers): void {
         foreach ($answers as $answer) {
-            \curl::$script[] = $answer;
+            test_http::$script[] = $answer;
         }
     }
 

@@ -15,8 +15,9 @@ class sqlite_moodle_database {
     /** @var string[] every statement run, for tests that count queries */
     public array $log = [];
 
-    public function __construct() {
-        $this->pdo = new PDO('sqlite::memory:');
+    /** @param string|null $file A database file shared with another process (CLI tests); in memory when null. */
+    public function __construct(?string $file = null) {
+        $this->pdo = new PDO('sqlite:' . ($file ?? ':memory:'));
         $this->pdo->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);
         $this->pdo->setAttribute(PDO::ATTR_STRINGIFY_FETCHES, true);
         $this->pdo->setAttribute(PDO::ATTR_DEFAULT_FETCH_MODE, PDO::FETCH_OBJ);
@@ -67,6 +68,23 @@ class sqlite_moodle_database {
                     . $index['FIELDS'] . ')');
             }
         }
+    }
+
+    /** Like Moodle's database_manager, as far as the plugin uses it. */
+    public function get_manager(): sqlite_database_manager {
+        return new sqlite_database_manager($this);
+    }
+
+    /** Whether a table (without prefix) exists. */
+    public function table_exists(string $table): bool {
+        $statement = $this->pdo->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+        $statement->execute([$this->prefix . $table]);
+        return (bool) $statement->fetchColumn();
+    }
+
+    /** Drop a table (fixtures of sites without a plugin). */
+    public function drop_table(string $table): void {
+        $this->exec_raw("DROP TABLE {$this->prefix}$table");
     }
 
     /** Run a schema script with {table} placeholders. */
@@ -386,6 +404,15 @@ class sqlite_moodle_database {
             $this->transactiondepth = 0;
             $this->pdo->rollBack();
         }
+    }
+}
+
+class sqlite_database_manager {
+    public function __construct(private sqlite_moodle_database $db) {
+    }
+
+    public function table_exists($table) {
+        return $this->db->table_exists(is_string($table) ? $table : $table->getName());
     }
 }
 

@@ -39,7 +39,8 @@ global $CFG;
 $CFG = new stdClass();
 $CFG->wwwroot = 'https://lms.example.edu';
 $CFG->dirroot = '/var/www/moodle';
-$CFG->libdir = '/var/www/moodle/lib';
+// A stand-in of Moodle's lib/: \curl exists only once lib/filelib.php is loaded, as in Moodle's task runner.
+$CFG->libdir = __DIR__ . '/moodle/lib';
 
 /** Plugin directory under test. */
 define('LOCAL_MZS_PLUGIN_DIR', realpath(__DIR__ . '/../../../moodle_plugin'));
@@ -66,6 +67,11 @@ function get_config($plugin, $name = null) {
     return test_config::$values[$plugin][$name] ?? false;
 }
 
+function unset_config($name, $plugin = null) {
+    unset(test_config::$values[$plugin][$name]);
+    return true;
+}
+
 function set_config($name, $value, $plugin = null) {
     if ($value === null) {
         unset(test_config::$values[$plugin][$name]);
@@ -82,6 +88,9 @@ function get_string($identifier, $component = '', $a = null) {
         $string = [];
         require(LOCAL_MZS_PLUGIN_DIR . '/lang/en/local_moodle_zoho_sync.php');
         $strings = $string;
+    }
+    if ($component === 'admin' && $identifier === 'curlsecurityurlblocked') {
+        return 'The URL is blocked.';
     }
     if ($component !== 'local_moodle_zoho_sync') {
         return "[$identifier,$component]";
@@ -223,82 +232,16 @@ class context_module extends context {
     }
 }
 
-/**
- * Fake of Moodle's \curl (lib/filelib.php): records requests, answers from a script, and applies curl security
- * (private hosts and ports other than 80/443 are blocked) unless constructed with ignoresecurity.
- */
-class curl {
+/** What the fake \curl (lib/moodle/lib/filelib.php) answers and what it was asked. */
+final class test_http {
     /** @var array[] Scripted answers: ['status' => int, 'body' => string] or ['errno' => int, 'error' => string]. */
     public static array $script = [];
     /** @var array[] Requests made: url, headers, body, options, ignoresecurity. */
     public static array $requests = [];
 
-    public $error = '';
-    public $info = [];
-    private $errno = 0;
-    private $header = [];
-    private $ignoresecurity;
-
-    public function __construct($settings = []) {
-        $this->ignoresecurity = !empty($settings['ignoresecurity']);
-    }
-
     public static function reset(): void {
         self::$script = [];
         self::$requests = [];
-    }
-
-    public function setHeader($header) {
-        foreach ((array) $header as $line) {
-            $this->header[] = $line;
-        }
-    }
-
-    public function post($url, $params = '', $options = []) {
-        $this->error = '';
-        $this->errno = 0;
-        $this->info = [];
-        if (!$this->ignoresecurity && self::is_blocked($url)) {
-            $this->error = 'The URL is blocked.';
-            return $this->error;
-        }
-        self::$requests[] = ['url' => $url, 'headers' => $this->header, 'body' => $params, 'options' => $options,
-            'ignoresecurity' => $this->ignoresecurity];
-        if (!self::$script) {
-            throw new coding_exception('curl: no scripted answer left for ' . $url);
-        }
-        $answer = array_shift(self::$script);
-        if (isset($answer['errno'])) {
-            $this->errno = $answer['errno'];
-            $this->error = $answer['error'];
-            $this->info = ['http_code' => 0];
-            return false;
-        }
-        $this->info = ['http_code' => $answer['status']];
-        return $answer['body'] ?? '';
-    }
-
-    public function get_errno() {
-        return $this->errno;
-    }
-
-    public function get_info() {
-        return $this->info;
-    }
-
-    private static function is_blocked(string $url): bool {
-        $host = strtolower((string) parse_url($url, PHP_URL_HOST));
-        $port = parse_url($url, PHP_URL_PORT) ?: (parse_url($url, PHP_URL_SCHEME) === 'https' ? 443 : 80);
-        if (!in_array($port, [80, 443], true)) {
-            return true;
-        }
-        if ($host === 'localhost' || $host === '::1' || $host === '[::1]') {
-            return true;
-        }
-        if (filter_var($host, FILTER_VALIDATE_IP)) {
-            return !filter_var($host, FILTER_VALIDATE_IP, FILTER_FLAG_NO_PRIV_RANGE | FILTER_FLAG_NO_RES_RANGE);
-        }
-        return false;
     }
 }
 
@@ -306,10 +249,17 @@ require_once(__DIR__ . '/core_stubs.php');
 require_once(__DIR__ . '/privacy_stubs.php');
 require_once(__DIR__ . '/sqlite_database.php');
 
-/** A fresh SQLite $DB with Moodle's tables (fixtures/core_schema.sql) and the plugin's db/install.xml. */
-function test_new_database(): sqlite_moodle_database {
-    $db = new sqlite_moodle_database();
+/**
+ * A fresh SQLite $DB with Moodle's tables (fixtures/core_schema.sql) and the plugin's db/install.xml; without the
+ * gradingform_btec tables for a site that does not have that plugin.
+ */
+function test_new_database(bool $btec = true, ?string $file = null): sqlite_moodle_database {
+    $db = new sqlite_moodle_database($file);
     $db->create_from_sql_file(__DIR__ . '/../fixtures/core_schema.sql');
+    if (!$btec) {
+        $db->drop_table('gradingform_btec_criteria');
+        $db->drop_table('gradingform_btec_fillings');
+    }
     $db->create_from_install_xml(LOCAL_MZS_PLUGIN_DIR . '/db/install.xml');
     return $db;
 }

@@ -4,7 +4,11 @@
 
 // phpcs:disable
 
+use core\event\role_assigned;
+use core\event\role_unassigned;
 use core\event\user_created;
+use core\event\user_deleted;
+use core\event\user_graded;
 use core\event\user_enrolment_created;
 use core\event\user_enrolment_deleted;
 use core\event\user_enrolment_updated;
@@ -19,8 +23,9 @@ final class observer_test extends plugin_testcase {
 
     public function test_every_observed_event_has_exactly_one_observer(): void {
         $user = $this->fx->user();
-        foreach ([user_created::class, user_updated::class, user_enrolment_created::class, user_enrolment_updated::class,
-                user_enrolment_deleted::class, submission_graded::class] as $class) {
+        foreach ([user_created::class, user_updated::class, user_deleted::class, user_enrolment_created::class,
+                user_enrolment_updated::class, user_enrolment_deleted::class, submission_graded::class, user_graded::class,
+                role_assigned::class, role_unassigned::class] as $class) {
             $this->assertSame(1, self::dispatch($class::create(['objectid' => 1, 'relateduserid' => $user->id])), $class);
         }
     }
@@ -45,7 +50,7 @@ final class observer_test extends plugin_testcase {
         $this->assertCount(1, $tasks);
         $this->assertSame('\local_moodle_zoho_sync\task\deliver_event', $tasks[0]->classname);
         $this->assertEquals($rows[0]->id, json_decode($tasks[0]->customdata)->outboxid);
-        $this->assertSame([], \curl::$requests);
+        $this->assertSame([], test_http::$requests);
     }
 
     public function test_user_updated_that_changes_nothing_sent_is_collapsed(): void {
@@ -89,13 +94,28 @@ final class observer_test extends plugin_testcase {
         $this->assertSame(['user_created'], array_column($this->outbox_rows(), 'eventtype'));
     }
 
-    public function test_nothing_is_queued_until_the_backend_is_configured(): void {
+    public function test_events_before_the_plugin_is_configured_are_kept_and_sent_once_configured(): void {
         set_config('secret', null, 'local_moodle_zoho_sync');
+        set_config('backendurl', '', 'local_moodle_zoho_sync');
 
         self::dispatch($this->user_event(user_created::class, $this->fx->user()));
+        \core\task\manager::run_due_adhoc_tasks(time() + 5);
+        (new \local_moodle_zoho_sync\task\requeue_stuck())->execute();
 
-        $this->assertSame([], $this->outbox_rows());
-        $this->assertSame([], $this->queued_tasks());
+        $rows = $this->outbox_rows();
+        $this->assertCount(1, $rows);
+        $this->assertSame('pending', $rows[0]->status);
+        $this->assertEquals(0, $rows[0]->attempts, 'not attempted while unconfigured');
+        $this->assertSame([], test_http::$requests);
+        $this->assertSame([], $this->queued_tasks(), 'nothing churns while unconfigured');
+
+        self::default_config();
+        (new \local_moodle_zoho_sync\task\requeue_stuck())->execute();
+        $this->script(self::accepted());
+        \core\task\manager::run_due_adhoc_tasks(time() + 5);
+
+        $this->assertSame('sent', $this->outbox_rows()[0]->status);
+        $this->assertCount(1, test_http::$requests);
     }
 
     public function test_a_rolled_back_change_leaves_no_outbox_row_and_no_task(): void {

@@ -29,7 +29,7 @@ final class payload_builder_test extends plugin_testcase {
         $this->fx->enrol($this->student, $this->course, 'student');
         $this->fx->enrol($this->teacher, $this->course, 'editingteacher');
         $this->fx->enrol($this->iv, $this->course, 'editingteacher');
-        $this->fx->assign_role($this->iv->id, 'btec_iv', $this->course->contextid);
+        $this->fx->assign_role($this->iv->id, 'internalverifier', $this->course->contextid);
 
         $scaleid = $this->fx->btec_scale();
         $this->assign = $this->fx->assign($this->course, 'Unit 1 Assignment 1: Networks', -$scaleid);
@@ -155,7 +155,7 @@ final class payload_builder_test extends plugin_testcase {
     public function test_iv_role_on_the_assignment_itself_counts(): void {
         $moduleiv = $this->fx->user();
         $this->fx->assign_role($moduleiv->id, 'teacher', $this->course->contextid);
-        $this->fx->assign_role($moduleiv->id, 'btec_iv', $this->assign->contextid);
+        $this->fx->assign_role($moduleiv->id, 'internalverifier', $this->assign->contextid);
         $gradeid = $this->fx->grade($this->assign, $this->student, $moduleiv, 3);
 
         $this->assertSame('iv', payload_builder::grade_data($gradeid)['grader']['role']);
@@ -165,7 +165,7 @@ final class payload_builder_test extends plugin_testcase {
         $elsewhere = $this->fx->course();
         $manager = $this->fx->user();
         $this->fx->assign_role($manager->id, 'manager', $this->fx->systemcontextid);
-        $this->fx->assign_role($manager->id, 'btec_iv', $elsewhere->contextid);
+        $this->fx->assign_role($manager->id, 'internalverifier', $elsewhere->contextid);
         $this->fx->assign_role($manager->id, 'editingteacher', $elsewhere->contextid);
         $gradeid = $this->fx->grade($this->assign, $this->student, $manager, 3);
 
@@ -173,11 +173,23 @@ final class payload_builder_test extends plugin_testcase {
     }
 
     public function test_classify_roles(): void {
-        $this->assertSame('iv', payload_builder::classify_roles(['editingteacher', 'IV_Lead']));
+        $this->assertSame('iv', payload_builder::classify_roles(['editingteacher', 'InternalVerifier']));
         $this->assertSame('teacher', payload_builder::classify_roles(['student', 'teacher']));
         $this->assertSame('teacher', payload_builder::classify_roles(['editingteacher']));
         $this->assertSame('other', payload_builder::classify_roles(['manager', 'student']));
         $this->assertSame('other', payload_builder::classify_roles([]));
+    }
+
+    public function test_iv_roles_are_exact_shortnames_from_the_setting(): void {
+        // Shortnames that merely contain "iv" are not internal verifiers.
+        $this->assertSame('teacher', payload_builder::classify_roles(['editingteacher', 'IV_Lead', 'privileged', 'archive']));
+        $this->assertSame('other', payload_builder::classify_roles(['internalverifier_old']));
+
+        set_config('ivroles', 'IV_Lead, btec_verifier', 'local_moodle_zoho_sync');
+
+        $this->assertSame('iv', payload_builder::classify_roles(['editingteacher', 'iv_lead']));
+        $this->assertSame('iv', payload_builder::classify_roles(['btec_verifier']));
+        $this->assertSame('teacher', payload_builder::classify_roles(['editingteacher', 'internalverifier']));
     }
 
     public function test_btec_scale_grade_has_its_index_and_attempt_number_is_one_based(): void {
@@ -329,7 +341,7 @@ final class payload_builder_test extends plugin_testcase {
     private function outbox_row(string $type, string $name, int $objectid, int $userid = 0): stdClass {
         return (object) ['id' => 1, 'eventid' => '3b241101-e2bb-4255-8caf-4136c566a962', 'eventtype' => $type,
             'eventname' => $name, 'objectid' => $objectid, 'userid' => $userid ?: $objectid, 'courseid' => 0,
-            'other' => null, 'timecreated' => 1762064100];
+            'other' => null, 'timecreated' => 1762064100, 'sequence' => 0, 'payload' => null, 'entitykey' => null];
     }
 
     private static function sample(string $name): array {

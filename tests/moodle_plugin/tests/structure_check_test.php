@@ -58,4 +58,19 @@ final class structure_check_test extends \PHPUnit\Framework\TestCase {
         $this->assertStringContainsString('classes/local/extra.php: GPL header missing', $output);
         $this->assertStringContainsString('classes/local/extra.php: long array syntax', $output);
     }
+
+    public function test_the_admin_page_uses_bootstrap_5_classes_with_their_bootstrap_4_twins(): void {
+        $page = file_get_contents(LOCAL_MZS_PLUGIN_DIR . '/index.php');
+        // Bootstrap 4 only: gone in Moodle 5 (Bootstrap 5).
+        foreach (['badge-success', 'badge-warning', 'badge-danger', 'form-inline'] as $class) {
+            $this->assertStringNotContainsString($class, $page);
+        }
+        foreach (['badge bg-success', 'badge bg-danger', 'me-1', 'me-2', 'form-select', 'visually-hidden'] as $class) {
+            $this->assertStringContainsString($class, $page);
+        }
+        // Moodle 4.3-4.5 ship Bootstrap 4.6, which has no me-*, form-select or visually-hidden.
+        foreach (['mr-1 me-1', 'mr-2 me-2', 'custom-select form-select', 'sr-only visually-hidden'] as $pair) {
+            $this->assertStringContainsString($pair, $page);
+        }
+    }
 }
