@@ -144,6 +144,21 @@ def points_grade(product: Product, ids: dict[str, Any], raw: list[dict[str, Any]
     ]
 
 
+def unreleased_grade(product: Product, ids: dict[str, Any]) -> list[Result]:
+    """A grade in marking workflow not yet released: by default (per-tenant setting "released only") it does not
+    reach Zoho; the projection keeps it with its workflow state."""
+    key = f"{ids['hana']}_{ids['assign_points']}"
+    row = _grade_row(product, key, lambda rows: bool(rows) and rows[0]["raw_score"] == 66.0)
+    zoho = _zoho_grade(product, key, lambda r: r is None)
+    status = str(row[0]["grade_status"]).lower().replace(" ", "") if row else ""
+    return [
+        Result("unreleased grade: projection", "raw_score=66.0 status=readyforrelease",
+               f"raw_score={row[0]['raw_score']} status={status}" if row else "no grade_attempt row"),
+        Result("unreleased grade: not in Zoho (released only)", "no BTEC_Grades record",
+               f"BTEC_Grades record Grade_Status={zoho.get('Grade_Status')}" if zoho else "no BTEC_Grades record"),
+    ]
+
+
 def btec_grade(product: Product, ids: dict[str, Any], raw: list[dict[str, Any]]) -> list[Result]:
     key = f"{ids['gina']}_{ids['assign_btec']}"
     events = _events(raw, moodle_user_id=ids["gina"], assignment_id=ids["assign_btec"])

@@ -205,6 +205,13 @@ switch ($action) {
         as_user((int) $state['iv']);
         grade($cm, $out['gina'], ['grade' => 72.0, 'workflowstate' => ASSIGN_MARKING_WORKFLOW_STATE_RELEASED,
             'feedback' => 'Marked']);
+        // A second student's grade ready for release but not released: not the students' to see yet.
+        as_user(get_admin()->id);
+        $out['hana'] = check_user('hana', 'Hana', 'Held');
+        enrol((int) $state['course_points'], $out['hana'], 'student');
+        as_user((int) $state['teacher']);
+        grade($cm, $out['hana'], ['grade' => 66.0, 'workflowstate' => ASSIGN_MARKING_WORKFLOW_STATE_READYFORRELEASE,
+            'feedback' => 'Awaiting release']);
         if (!empty($state['btec'])) {
             // BTEC: the teacher's Merit, then the IV's regrade to Distinction, released.
             as_user(get_admin()->id);
