@@ -177,9 +177,10 @@ def btec_grade(product: Product, ids: dict[str, Any], raw: list[dict[str, Any]])
         Result("BTEC grade: projection", "letter=D grader=iv LO P1=y,P2=y,M1=y,D1=y",
                f"letter={row[0]['letter']} grader={row[0]['grader_role']} LO {achieved}" if row
                else "no grade_attempt row"),
-        Result("BTEC grade: Zoho BTEC_Grades", "Grade=D Grade_Status=Released IV=Ines Verifier "
-               "LO=P1=1,P2=1,M1=1,D1=1",
-               f"Grade={zoho.get('Grade')} Grade_Status={zoho.get('Grade_Status')} IV={zoho.get('IV_Name')} "
+        Result("BTEC grade: Zoho BTEC_Grades", "Grade=D Grade_Status=Released Grader=Tarek Teacher "
+               "IV=Ines Verifier LO=P1=1,P2=1,M1=1,D1=1",
+               f"Grade={zoho.get('Grade')} Grade_Status={zoho.get('Grade_Status')} "
+               f"Grader={zoho.get('Grader_Name')} IV={zoho.get('IV_Name')} "
                f"LO={_lo_codes(zoho)}" if zoho else "no BTEC_Grades record"),
     ]
 
