@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php chaos stack-start stack-stop stack-status stack-reset \
-        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-e2e plugin-zip
+        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-e2e plugin-zip \
+        moodle-check
 
 install:
 	@bash tools/install.sh
@@ -61,6 +62,10 @@ bench-zoho-puller: install
 
 bench-e2e: install
 	$(PY) -m bench.e2e
+
+# The plugin in a real Moodle against the product (needs a Moodle source tree: not run in CI).
+moodle-check: install
+	@MOODLE_SRC="$(MOODLE_SRC)" BTEC_SRC="$(BTEC_SRC)" bash tools/moodle_check/run.sh $(MOODLE_CHECK_ARGS)
 
 plugin-zip:
 	bash tools/plugin_zip.sh

@@ -1,0 +1,1 @@
+"""The real-Moodle check of the plugin (a developer tool, not shipped)."""

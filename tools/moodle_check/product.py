@@ -1,0 +1,188 @@
+"""The product as `make run` starts it (embedded stack, ingress, streams worker, projector, Zoho sink, Zoho
+emulator), on ports of its own, and what the check reads back from it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from psycopg.rows import dict_row
+
+from common.settings import PROJECT_ROOT
+from common.topics import RAW_MOODLE
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int = 39092
+    controller: int = 39093
+    postgres: int = 35432
+    ingress: int = 38200
+    emulator: int = 38290
+    streams: int = 38266
+    projector: int = 38268
+    sink: int = 38270
+
+
+class Product:
+    def __init__(self, stack_dir: Path, ports: Ports, log_dir: Path) -> None:
+        self.stack_dir = stack_dir
+        self.ports = ports
+        self.log_dir = log_dir
+        self.ingress_url = f"http://127.0.0.1:{ports.ingress}"
+        self.emulator_url = f"http://127.0.0.1:{ports.emulator}"
+        self.env = {
+            "STACK_DIR": str(stack_dir), "STACK_KAFKA_PORT": str(ports.kafka),
+            "STACK_CONTROLLER_PORT": str(ports.controller), "STACK_PG_PORT": str(ports.postgres),
+            "ZOHO_EMULATOR_PORT": str(ports.emulator), "INGRESS_PORT": str(ports.ingress),
+            "STREAMS_WEB_PORT": str(ports.streams), "STREAMS_DATADIR": str(stack_dir / "streams-data"),
+            "PROJECTOR_METRICS_PORT": str(ports.projector), "SINK_METRICS_PORT": str(ports.sink),
+            "ZOHO_ACCOUNTS_FILE": str(stack_dir / "zoho-accounts.json"), "LOG_LEVEL": "INFO",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def _stack(self, command: str) -> None:
+        subprocess.run([sys.executable, "-m", "stack", command], env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
+                       check=True, capture_output=True, timeout=300)
+
+    def start(self) -> None:
+        """A fresh stack (no data from an earlier run: Moodle ids repeat between fresh sites) and the services."""
+        self._stack("reset")
+        self._stack("start")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        services = {
+            "zoho-emulator": ["stack.zoho_emulator", "--port", str(self.ports.emulator), "--config",
+                              str(self.stack_dir / "zoho-emulator.json"), "--ingress-url", self.ingress_url],
+            "ingress": ["producers"],
+            "streams": ["streams", "worker", "-l", "info"],
+            "projector": ["projections", "run"],
+            "zoho-sink": ["projections.zoho_sink"],
+        }
+        for name, args in services.items():
+            out = (self.log_dir / f"{name}.log").open("ab")
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", *args], env={**os.environ, **self.env},
+                                                stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        self._healthy(f"{self.emulator_url}/healthz", "zoho-emulator")
+        self._healthy(f"{self.ingress_url}/healthz", "ingress")
+        self._healthy(f"http://127.0.0.1:{self.ports.sink}/metrics", "zoho-sink")
+        self._healthy(f"http://127.0.0.1:{self.ports.projector}/metrics", "projector")
+        deadline = time.monotonic() + 180
+        log = self.log_dir / "streams.log"
+        while "Worker]: Ready" not in log.read_text(errors="replace"):
+            if time.monotonic() > deadline or self.procs["streams"].poll() is not None:
+                raise RuntimeError(f"the streams worker did not become ready; see {log}")
+            time.sleep(0.5)
+
+    def _healthy(self, url: str, name: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} not healthy at {url}; see {self.log_dir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.procs.clear()
+        subprocess.run([sys.executable, "-m", "stack", "stop"], env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
+                       capture_output=True, timeout=120)
+
+    # -- tenant ----------------------------------------------------------------------------------------------
+
+    def tenant(self) -> tuple[str, str]:
+        """The default tenant's name and its Moodle webhook secret."""
+        config = json.loads((self.stack_dir / "tenants.json").read_text())
+        name, secrets = next(iter(config["tenants"].items()))
+        return name, str(secrets["moodle_webhook_secret"])
+
+    # -- Zoho ------------------------------------------------------------------------------------------------
+
+    def zoho_api(self) -> httpx.Client:
+        org = json.loads((self.stack_dir / "zoho-emulator.json").read_text())["orgs"][0]
+        token = httpx.post(f"{self.emulator_url}/oauth/v2/token", params={
+            "grant_type": "refresh_token", "client_id": org["client_id"], "client_secret": org["client_secret"],
+            "refresh_token": org["refresh_token"]}, timeout=10).json()["access_token"]
+        return httpx.Client(base_url=f"{self.emulator_url}/crm/v8", timeout=10,
+                            headers={"Authorization": f"Zoho-oauthtoken {token}"})
+
+    def zoho_create(self, api: httpx.Client, module: str, record: dict[str, Any]) -> str:
+        """A record created in Zoho by the registrar: no `trigger` key, so the org's workflow webhook tells the
+        ingress about it, as a college's Zoho does."""
+        resp = api.post(f"/{module}", json={"data": [record]})
+        if resp.status_code not in (200, 201):
+            raise RuntimeError(f"Zoho {module} insert: {resp.status_code} {resp.text}")
+        return str(resp.json()["data"][0]["details"]["id"])
+
+    def zoho_records(self, module: str) -> list[dict[str, Any]]:
+        tenant, _ = self.tenant()
+        resp = httpx.get(f"{self.emulator_url}/__emulator/records/{module}", params={"tenant": tenant}, timeout=10)
+        resp.raise_for_status()
+        return list(resp.json()["data"])
+
+    # -- projections and the raw log -------------------------------------------------------------------------
+
+    def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        url = f"postgresql://mzsync@127.0.0.1:{self.ports.postgres}/mzsync"
+        with psycopg.connect(url, row_factory=dict_row, options="-csearch_path=projections") as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+    def raw_moodle(self) -> list[dict[str, Any]]:
+        """Every Moodle webhook body the ingress accepted, in arrival order per partition (one per record)."""
+        consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{self.ports.kafka}",
+                             "group.id": f"moodle-check-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
+        try:
+            parts = consumer.list_topics(RAW_MOODLE, timeout=10).topics[RAW_MOODLE].partitions
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(RAW_MOODLE, p), timeout=10)[1] for p in parts}
+            consumer.assign([TopicPartition(RAW_MOODLE, p, 0) for p in parts])
+            bodies: list[dict[str, Any]] = []
+            seen = 0
+            deadline = time.monotonic() + 30
+            while seen < sum(ends.values()) and time.monotonic() < deadline:
+                msg = consumer.poll(1.0)
+                if msg is None or msg.error():
+                    continue
+                seen += 1
+                try:
+                    bodies.append(json.loads(msg.value() or b""))
+                except ValueError:
+                    continue
+            return bodies
+        finally:
+            consumer.close()
+
+
+def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:
+    """Poll until `done(probe())` or the timeout; the last value either way (the check reports what it found)."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(2)
+        value = probe()
+    return value
