@@ -3,12 +3,13 @@ collapse to the newest (highest source_version, then the later offset)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.zoho import sink_metrics
-from sinks.zoho.mapping import ZohoWrite, enrollment_write, grade_write, link_write
+from sinks.zoho.mapping import GRADES, PER_GRADER, ZohoWrite, enrollment_write, fingerprint, grade_write, link_write
 from sinks.zoho.settings import SinkTenant
 
 GRADE_TOPIC = "canonical.grade"
@@ -66,6 +67,16 @@ def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> 
     return None
 
 
+def carried(older: ZohoWrite, newer: ZohoWrite) -> ZohoWrite:
+    """The newer write, with what only the older one would have written: a teacher's grade then the IV's
+    regrade in one batch must leave both names in Zoho, as the two writes one after the other would."""
+    missing = {k: older.fields[k] for k in PER_GRADER if k in older.fields and k not in newer.fields}
+    if newer.module != GRADES or not missing:
+        return newer
+    fields = {**newer.fields, **missing}
+    return dataclasses.replace(newer, fields=fields, fingerprint=fingerprint(fields, newer.rows))
+
+
 @dataclass
 class Group:
     """One tenant's changes to one module: the newest write per record, and the ones it superseded."""
@@ -78,10 +89,11 @@ class Group:
     def add(self, write: ZohoWrite) -> None:
         held = self.newest.get(write.record_key)
         if held is None or write.source_version >= held.source_version:
-            self.newest[write.record_key] = write
+            self.newest[write.record_key] = write if held is None else carried(held, write)
             if held is not None:
                 self.superseded.append(held)
         else:
+            self.newest[write.record_key] = carried(write, held)
             self.superseded.append(write)
 
 

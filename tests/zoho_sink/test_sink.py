@@ -303,3 +303,17 @@ def test_a_token_zoho_stops_accepting_is_refreshed_and_the_write_lands(infra: In
     (done,) = wait_outcomes(infra, zoho.tenant, 1, start=start)
     assert done["action"] == "created"
     assert sorted(r[KEY] for r in zoho.records()) == ["5400_1", "5401_1"]
+
+
+def test_a_teacher_and_an_iv_grading_in_one_batch_both_show_in_zoho(infra: Infra, zoho: ZohoOrg,
+                                                                    sinks: SinkRunner) -> None:
+    zoho.seed(students=1)
+    teacher = grade_event(zoho.tenant, 5500, 1, zoho.students[0], zoho.classes[0], letter="M",
+                          graded_ms=1_760_000_000_000, role="teacher", grader="Ms Teacher")
+    iv = grade_event(zoho.tenant, 5500, 1, zoho.students[0], zoho.classes[0], letter="D",
+                     graded_ms=1_760_000_060_000, role="iv", grader="Mr Verifier")
+    produce(infra, "canonical.grade", [teacher, iv])  # before the sink starts: one batch holds both
+    sinks.start(zoho)
+    wait_outcomes(infra, zoho.tenant, 2)
+    (record,) = zoho.records()
+    assert (record["Grade"], record["Grader_Name"], record["IV_Name"]) == ("D", "Ms Teacher", "Mr Verifier")
