@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 import psycopg
-from common.topics import RAW_MOODLE
+from schemas.topics import RAW_MOODLE
 from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 
@@ -71,7 +71,7 @@ class Product:
             "ingress": ["producers"],
             "streams": ["streams", "worker", "-l", "info"],
             "projector": ["projections", "run"],
-            "zoho-sink": ["projections.zoho_sink"],
+            "zoho-sink": ["sinks.zoho"],
         }
         for name, args in services.items():
             out = (self.log_dir / f"{name}.log").open("ab")
