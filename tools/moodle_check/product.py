@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 import httpx
 import psycopg
-from schemas.topics import RAW_MOODLE
 from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 
 from common.settings import PROJECT_ROOT
+from schemas.topics import RAW_MOODLE
 
 T = TypeVar("T")
 
