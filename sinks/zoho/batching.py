@@ -49,7 +49,8 @@ def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> 
             reason = "grade_not_joined"
         elif payload.get("released") is False and not tenant.options.unreleased_grades:
             # Older plugins send no release flag (None): their grades were always final.
-            reason = "grade_not_released"
+            sink_metrics.SKIPPED.labels(reason="grade_not_released").inc()
+            return dataclasses.replace(grade_write(event), held=True)
         else:
             return grade_write(event)
     elif topic == USER_TOPIC:
@@ -67,14 +68,21 @@ def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> 
     return None
 
 
+def with_fields(write: ZohoWrite, extra: dict[str, Any]) -> ZohoWrite:
+    """`write` with those of `extra`'s fields it does not set itself."""
+    missing = {k: v for k, v in extra.items() if k not in write.fields}
+    if not missing:
+        return write
+    fields = {**write.fields, **missing}
+    return dataclasses.replace(write, fields=fields, fingerprint=fingerprint(fields, write.rows))
+
+
 def carried(older: ZohoWrite, newer: ZohoWrite) -> ZohoWrite:
     """The newer write, with what only the older one would have written: a teacher's grade then the IV's
     regrade in one batch must leave both names in Zoho, as the two writes one after the other would."""
-    missing = {k: older.fields[k] for k in PER_GRADER if k in older.fields and k not in newer.fields}
-    if newer.module != GRADES or not missing:
+    if newer.module != GRADES:
         return newer
-    fields = {**newer.fields, **missing}
-    return dataclasses.replace(newer, fields=fields, fingerprint=fingerprint(fields, newer.rows))
+    return with_fields(newer, {k: older.fields[k] for k in PER_GRADER if k in older.fields})
 
 
 @dataclass
@@ -85,8 +93,15 @@ class Group:
     module: str
     newest: dict[str, ZohoWrite] = field(default_factory=dict)
     superseded: list[ZohoWrite] = field(default_factory=list)
+    # Grader fields of unreleased grades, per record: carried by the record's next write.
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, write: ZohoWrite) -> None:
+        if write.held:
+            graders = {k: write.fields[k] for k in PER_GRADER if k in write.fields}
+            if graders:
+                self.held.setdefault(write.record_key, {}).update(graders)
+            return
         held = self.newest.get(write.record_key)
         if held is None or write.source_version >= held.source_version:
             self.newest[write.record_key] = write if held is None else carried(held, write)

@@ -58,6 +58,9 @@ class ZohoWrite:
     upsert_key: str | None = None
     # An unenrolment: the record gets an End_Date, and a later re-enrolment clears it again.
     ends: bool = False
+    # A grade not released yet, for a tenant that writes released grades only: not written, but its grader
+    # fields are kept for the record's next write.
+    held: bool = False
 
 
 def fingerprint(fields: dict[str, Any], rows: tuple[Row, ...] | None) -> str:

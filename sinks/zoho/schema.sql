@@ -18,3 +18,13 @@ CREATE TABLE IF NOT EXISTS zoho_sink_state (
 ALTER TABLE zoho_sink_state ADD COLUMN IF NOT EXISTS lo_row_ids jsonb;
 -- ended: the last write was an unenrolment (End_Date set by the sink), so a re-enrolment clears End_Date.
 ALTER TABLE zoho_sink_state ADD COLUMN IF NOT EXISTS ended boolean NOT NULL DEFAULT false;
+-- Grader fields of grades not yet released (not written while the tenant writes released grades only), kept until
+-- the record's next write carries them: a teacher's unreleased grade, then the IV's released one, shows both.
+CREATE TABLE IF NOT EXISTS zoho_sink_held (
+    tenant     text        NOT NULL,
+    module     text        NOT NULL,
+    record_key text        NOT NULL,
+    fields     jsonb       NOT NULL,
+    held_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, module, record_key)
+);

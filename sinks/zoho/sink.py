@@ -25,7 +25,7 @@ from common.zoho.errors import ZohoAuthError, ZohoError, ZohoRequestError
 from schemas.codec import UnknownSchemaError, decode
 from schemas.topics import COMMANDS_ZOHO
 from sinks.zoho import sink_metrics
-from sinks.zoho.batching import TOPICS, Group, Pending, route
+from sinks.zoho.batching import TOPICS, Group, Pending, route, with_fields
 from sinks.zoho.commands import retried_event
 from sinks.zoho.mapping import ZohoWrite
 from sinks.zoho.outcomes import Message as OutMessage
@@ -221,7 +221,10 @@ class Sink:
         return messages
 
     async def _group(self, group: Group) -> tuple[list[Outcome], list[str | None]]:
-        writes = list(group.newest.values())
+        kept = await self.state.held(group.tenant, group.module, list(group.newest))
+        writes = [with_fields(w, {**kept.get(k, {}), **group.held.get(k, {})}) for k, w in group.newest.items()]
+        await self.state.hold(group.tenant, group.module,
+                              {k: f for k, f in group.held.items() if k not in group.newest})
         held = await self.state.load(group.tenant, group.module, [w.record_key for w in writes])
         outcomes: list[Outcome] = []
         notes: list[str | None] = []
@@ -254,6 +257,7 @@ class Sink:
                 saves.append(Written(w.record_key, w.fingerprint, outcome.zoho_id, w.source_version, w.event_id,
                                      outcome.row_ids, w.ends))
         await self.state.save(group.tenant, group.module, saves)
+        await self.state.release(group.tenant, group.module, [s.record_key for s in saves if s.record_key in kept])
         for w in group.superseded:
             outcomes.append(Outcome(w, "unchanged"))
             notes.append(SUPERSEDED)

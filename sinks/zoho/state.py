@@ -66,5 +66,31 @@ class StateStore(PgStore):
                 " WHERE tenant = %s AND module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
 
 
+    async def held(self, tenant: str, module: str, keys: Sequence[str]) -> dict[str, dict[str, object]]:
+        if not keys:
+            return {}
+        async with self._lock:
+            cur = await self._conn.execute("SELECT record_key, fields FROM zoho_sink_held WHERE tenant = %s AND"
+                                           " module = %s AND record_key = ANY(%s)", (tenant, module, list(keys)))
+            found = await cur.fetchall()
+        return {str(key): dict(fields) for key, fields in found}
+
+    async def hold(self, tenant: str, module: str, fields: dict[str, dict[str, object]]) -> None:
+        if not fields:
+            return
+        async with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO zoho_sink_held AS h (tenant, module, record_key, fields) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tenant, module, record_key) DO UPDATE SET fields = h.fields || EXCLUDED.fields,"
+                " held_at = now()", [(tenant, module, key, Jsonb(f)) for key, f in fields.items()])
+
+    async def release(self, tenant: str, module: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._lock:
+            await self._conn.execute("DELETE FROM zoho_sink_held WHERE tenant = %s AND module = %s"
+                                     " AND record_key = ANY(%s)", (tenant, module, list(keys)))
+
+
 def _rows(value: object) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None

@@ -317,3 +317,24 @@ def test_a_teacher_and_an_iv_grading_in_one_batch_both_show_in_zoho(infra: Infra
     wait_outcomes(infra, zoho.tenant, 2)
     (record,) = zoho.records()
     assert (record["Grade"], record["Grader_Name"], record["IV_Name"]) == ("D", "Ms Teacher", "Mr Verifier")
+
+
+def test_a_teachers_unreleased_grade_names_the_grader_once_the_ivs_grade_is_released(infra: Infra, zoho: ZohoOrg,
+                                                                                      sinks: SinkRunner) -> None:
+    zoho.seed(students=1)
+    sinks.start(zoho)
+    teacher = _in_workflow(grade_event(zoho.tenant, 5600, 1, zoho.students[0], zoho.classes[0], letter="M",
+                                       graded_ms=1_760_000_000_000, grader="Ms Teacher"),
+                           "readyforreview", False, "Marking completed")
+    produce(infra, "canonical.grade", [teacher])
+    time.sleep(3)  # a flush or two: the unreleased grade is not written
+    assert zoho.records() == []
+    iv = _in_workflow(grade_event(zoho.tenant, 5600, 1, zoho.students[0], zoho.classes[0], letter="D",
+                                  graded_ms=1_760_000_060_000, role="iv", grader="Mr Verifier"),
+                      "released", True, "Released")
+    produce(infra, "canonical.grade", [iv])
+    (done,) = wait_outcomes(infra, zoho.tenant, 1)
+    assert done["action"] == "created"
+    (record,) = zoho.records()
+    assert (record["Grade"], record["Grade_Status"], record["Grader_Name"], record["IV_Name"]) == (
+        "D", "Released", "Ms Teacher", "Mr Verifier")
