@@ -18,11 +18,13 @@ import json
 import os
 import platform
 import random
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -34,8 +36,9 @@ from stack.config import StackConfig
 from stack.embedded import EmbeddedStack
 
 
-def _records(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, object]]]:
-    """(module, record id, record) for a college whose every grade resolves."""
+def _records(n: int, rng: random.Random, order: str) -> list[tuple[str, str, dict[str, object]]]:
+    """(module, record id, record) for a college whose every grade resolves, shuffled or sorted (reference data,
+    students, registrations, grades: nothing waits)."""
     ids = iter(range(10**18 + rng.randrange(10**15) * 1000, 10**19))
     programs = [str(next(ids)) for _ in range(10)]
     units = [(str(next(ids)), rng.choice(programs)) for _ in range(40)]
@@ -62,16 +65,21 @@ def _records(n: int, rng: random.Random) -> list[tuple[str, str, dict[str, objec
         out.append(("BTEC_Grades", gid, {"id": gid, "Student": {"id": sid}, "Class": {"id": cls[0]},
                                          "Grade": rng.choice(["Distinction", "Merit", "Pass", "Refer"]),
                                          "Attempt_Number": 1}))
-    rng.shuffle(out)
+    if order == "shuffled":
+        rng.shuffle(out)
+    else:
+        rank = {"Products": 0, "BTEC": 1, "BTEC_Classes": 2, "BTEC_Students": 3, "BTEC_Registrations": 4,
+                "BTEC_Grades": 5}
+        out.sort(key=lambda r: rank[r[0]])
     return out
 
 
-def prefill(bootstrap: str, tenant: str, n: int) -> int:
+def prefill(bootstrap: str, tenant: str, n: int, order: str) -> int:
     rng = random.Random(42)
     p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 20,
                   "enable.idempotence": True, "compression.type": "lz4"})
     now = str(int(time.time() * 1000))
-    records = _records(n, rng)
+    records = _records(n, rng, order)
     for module, rid, data in records:
         body = json.dumps({"module": module, "operation": "insert", "record_id": rid, "data": data}).encode()
         headers: list[tuple[str, str | bytes | None]] = [
@@ -100,8 +108,22 @@ def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
     return out
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process now (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str, expected: int,
-                  timeout: float) -> tuple[int, float, float]:
+                  timeout: float, on_progress: Callable[[int], None] | None = None) -> tuple[int, float, float]:
     """Count canonical events of `tenant` after `start`; return (count, time of the first one, of the last)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False})
     c.assign([TopicPartition(t, p, off) for (t, p), off in start.items()])
@@ -117,12 +139,16 @@ def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str
                 seen += 1
                 last = time.monotonic()
                 first = first or last
+        if on_progress is not None:
+            on_progress(seen)
     c.close()
     return seen, first, last
 
 
-def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str, str]) -> tuple[float, float, int]:
-    """(seconds from the workers' start to the last output, from the first output to the last, outputs)."""
+def run(bootstrap: str, tenant: str, workers: int, expected: int,
+        env: dict[str, str]) -> tuple[float, float, int, list[tuple[int, float]]]:
+    """(seconds from the workers' start to the last output, from the first output to the last, outputs,
+    the first worker's RSS in MB by outputs seen, sampled every 10% of the records)."""
     app_id = f"mzsync-bench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     start = end_offsets(bootstrap)
@@ -132,20 +158,26 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "streams", "worker", "-l", "warn"],
             env={**os.environ, **env, "STREAMS_APP_ID": app_id, "STREAMS_DATADIR": str(tmp / f"w{i}"),
-                 "STREAMS_WEB_PORT": str(16100 + i), "LOG_LEVEL": "WARNING"},
+                 "STREAMS_WEB_PORT": str(free_port()), "LOG_LEVEL": "WARNING"},
             stdout=(tmp / f"w{i}.log").open("wb"), stderr=subprocess.STDOUT, cwd=PROJECT_ROOT))
     try:
         time.sleep(3)
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
-        seen, first, last = count_outputs(bootstrap, start, tenant, expected, timeout=900)
+        rss: list[tuple[int, float]] = []
+
+        def sample(seen: int) -> None:
+            if seen >= (len(rss) + 1) * expected // 10 and procs[0].poll() is None:
+                rss.append((seen, rss_mb(procs[0].pid)))
+
+        seen, first, last = count_outputs(bootstrap, start, tenant, expected, timeout=3600, on_progress=sample)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(60)
-    return last - t0, last - first, seen
+    return last - t0, last - first, seen, rss
 
 
 def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, str]) -> float:
@@ -159,7 +191,8 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
         admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
         admin.create_topics([NewTopic(out, 4, 1)])[out].result(30)
         extra["FLOOR_FORWARD_TO"] = out
-    proc = subprocess.Popen([sys.executable, "-m", "bench.faust_floor", "worker", "-l", "warn", "--web-port", "16199"],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.faust_floor", "worker", "-l", "warn",
+                             "--web-port", str(free_port())],
                             env={**os.environ, **env, **extra}, stdout=(tmp / "floor.log").open("wb"),
                             stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     try:
@@ -174,41 +207,62 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--order", default="shuffled,sorted",
+                    help="input orders to run, comma-separated: shuffled, sorted (each on a freshly emptied stack)")
+    ap.add_argument("--floors", default="read,publish",
+                    help="faust floors to measure, comma-separated: read, aiokafka, librdkafka, publish ('' for none)")
     args = ap.parse_args()
+    # A stack of its own, emptied before each order: the workers must read only the benchmark's records.
+    # STACK_DIR and STACK_*_PORT move it (the machine may run other stacks); defaults .stack-bench, 39092.
     settings = Settings()
-    if settings.kafka_bootstrap_servers:
-        bootstrap = settings.kafka_bootstrap_servers
-    else:
-        # A stack of its own, emptied first: the workers must read only the benchmark's records.
-        stack = EmbeddedStack(StackConfig(root=PROJECT_ROOT / ".stack-bench", kafka_port=39092, controller_port=39093,
-                                          pg_port=35432), partitions=settings.topic_partitions)
+    cfg = StackConfig.from_env(PROJECT_ROOT / ".stack-bench")
+    if "STACK_KAFKA_PORT" not in os.environ:
+        cfg = StackConfig(root=cfg.root, kafka_port=39092, controller_port=39093, pg_port=35432)
+    stack = EmbeddedStack(cfg, partitions=settings.topic_partitions)
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    try:
+        _bench(stack, args)
+    finally:
+        stack.stop()
+
+
+def _bench(stack: EmbeddedStack, args: argparse.Namespace) -> None:
+    bootstrap = stack.cfg.kafka_bootstrap
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    first_rate: dict[str, float] = {}
+    n = 0
+    for order in [o for o in args.order.split(",") if o]:
         stack.reset()
         stack.start()
-        bootstrap = stack.cfg.kafka_bootstrap
-    tenant = f"bench-{uuid.uuid4().hex[:6]}"
-    t0 = time.monotonic()
-    n = prefill(bootstrap, tenant, args.records)
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"pre-filled raw.zoho with {n:,} records for tenant {tenant} in {time.monotonic() - t0:.1f}s")
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
-          f" {'per worker':>10}")
-    first_rate = 0.0
-    for workers in [int(w) for w in args.workers.split(",")]:
-        elapsed, steady, seen = run(bootstrap, tenant, workers, n, env)
-        if workers == 1:
-            first_rate = seen / steady
-        print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} | {steady:>8.1f}"
-              f" {seen / steady:>9,.0f} {seen / steady / workers:>10,.0f}"
-              + ("" if seen == n else f"   INCOMPLETE: expected {n:,}"))
+        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        t0 = time.monotonic()
+        n = prefill(bootstrap, tenant, args.records, order)
+        print(f"pre-filled raw.zoho with {n:,} {order} records for tenant {tenant} in {time.monotonic() - t0:.1f}s")
+        print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
+              f" {'per worker':>10} {'RSS MB':>10}")
+        for workers in [int(w) for w in args.workers.split(",")]:
+            elapsed, steady, seen, rss = run(bootstrap, tenant, workers, n, env)
+            if workers == 1:
+                first_rate[order] = seen / steady
+            print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} | {steady:>8.1f}"
+                  f" {seen / steady:>9,.0f} {seen / steady / workers:>10,.0f} {max(r for _, r in rss):>10.0f}"
+                  + ("" if seen == n else f"   INCOMPLETE: expected {n:,}"))
+            print("        RSS of worker 0 (MB) by events out: "
+                  + ", ".join(f"{count:,}: {mb:.0f}" for count, mb in rss))
     print("(seconds: from the workers' start, with start-up and group join; steady: first output to last)")
-    # What faust alone costs per record here: the ceiling for any faust processor on this machine.
-    floors = [("read only", None), ("read + send, aiokafka", "aiokafka"), ("read + send, librdkafka", "librdkafka"),
-              ("read + publish (streams path)", "publish")]
-    rates = {label: faust_floor(bootstrap, n, send, env) for label, send in floors}
-    for label, rate in rates.items():
-        ratio = f"   streams (1 worker, steady) / this: {first_rate / rate:.3f}" if first_rate else ""
-        print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s{ratio}")
+    if "shuffled" in first_rate and "sorted" in first_rate:
+        print(f"shuffled / sorted (1 worker, steady): {first_rate['shuffled'] / first_rate['sorted']:.3f}")
+    # What faust alone costs per record here: the ceiling for any faust processor on this machine, on the last
+    # order's records (the only ones on the stack).
+    labels = {"read": ("read only", None), "aiokafka": ("read + send, aiokafka", "aiokafka"),
+              "librdkafka": ("read + send, librdkafka", "librdkafka"),
+              "publish": ("read + publish (streams path)", "publish")}
+    for name in [f for f in args.floors.split(",") if f]:
+        label, send = labels[name]
+        rate = faust_floor(bootstrap, n, send, env)
+        ratios = "".join(f"   streams {o} (1 worker, steady) / this: {r / rate:.3f}" for o, r in first_rate.items())
+        print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s{ratios}")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         if err is not None:
             self._done.append((None, err, msg))
 
-    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None,
+    async def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
                       headers: Mapping[str, bytes] | None = None) -> None:
         """Send without faust's per-message future and attachment: the cheap path for a stage's outputs.
 
