@@ -54,6 +54,7 @@ app = App(
     web_port=config.web_port,
     web_bind="127.0.0.1",
     table_cleanup_interval=60.0,
+    table_standby_replicas=config.standby_replicas,
     # Batch sends a little: each produce request costs far more Python than each record in it.
     producer_linger_ms=5,
     producer_max_batch_size=256 * 1024,

@@ -60,6 +60,9 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
             "linger.ms": int(self.app.conf.producer_linger_ms) or 5,
             "batch.size": int(self.app.conf.producer_max_batch_size),
             "compression.type": "lz4",
+            # Bounds the worker's memory: a stage far ahead of the broker waits (BufferError, below) instead of
+            # queueing up to librdkafka's default 1 GB.
+            "queue.buffering.max.kbytes": 32 * 1024,
             "message.timeout.ms": MESSAGE_TIMEOUT_MS,
         })
         self._polling.set()

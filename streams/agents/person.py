@@ -67,21 +67,22 @@ def _store_ref(ev: CanonicalEvent, partition: int) -> None:
             refs.set(course_key, course, partition)
 
 
-async def _try(student_key: str, ev: CanonicalEvent, partition: int) -> list[str]:
-    """Emit `ev` if its dependencies exist; return what is still missing."""
-    payload = ev.payload or {}
+async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
+    """Emit the packed event if its dependencies exist; return what is still missing."""
+    entity, payload = packed[0], packed[10] or {}
     tenant, student = EntityKey.parse(student_key)
     programs: dict[str, str] = registrations.get(student_key, partition) or {}
     # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
-    known = ev.entity == "moodle_enrollment" or students.get(student_key, partition) is not None
-    filled, missing = resolve(ev.entity, payload, known, programs, _lookup(tenant, partition))
+    known = entity == "moodle_enrollment" or students.get(student_key, partition) is not None
+    filled, missing = resolve(entity, payload, known, programs, _lookup(tenant, partition))
     if filled is None:
         return missing
     filled["student_id"] = student
-    if ev.entity == "moodle_enrollment":
+    ev = unpack(packed)
+    if entity == "moodle_enrollment":
         await emit(enriched(ev, filled, student, filled["class_id"]), partition)
         return []
-    event_type = "GradeRecorded" if ev.entity == "grade" else ev.event_type
+    event_type = "GradeRecorded" if entity == "grade" else ev.event_type
     await emit(dataclasses.replace(ev, payload=filled, event_type=event_type), partition)
     return []
 
@@ -99,8 +100,9 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
         index.update(student_key, tenant, partition, items, updated)
 
 
-async def _recheck(student_key: str, partition: int, pos: str) -> None:
-    """Release what can go now; send again what input `pos` released before a crash."""
+async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
+    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the missing
+    entries ("class:<id>", …) a reference record satisfies; only records missing one of them are retried."""
     items = person_pending.get(student_key, partition)
     if not items:
         return
@@ -109,10 +111,13 @@ async def _recheck(student_key: str, partition: int, pos: str) -> None:
     for item in items:
         if waiting.is_released(item):
             if item["rb"] == pos:
-                await _try(student_key, unpack(item["v"]), partition)
+                await _try(student_key, item["v"], partition)
             keep.append(item)
             continue
-        missing = await _try(student_key, unpack(item["v"]), partition)
+        if woken_by is not None and woken_by.isdisjoint(item["m"]):
+            keep.append(item)
+            continue
+        missing = await _try(student_key, item["v"], partition)
         if not missing:
             keep.append(waiting.released(item, pos, now))
         elif missing != item["m"]:
@@ -127,7 +132,7 @@ async def _recheck(student_key: str, partition: int, pos: str) -> None:
 async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
     """A linked Moodle enrolment goes out with its student at once, and again with its class once the course
     names one (a Moodle course that is no Zoho class waits until expiry and then shows as a dead letter)."""
-    missing = await _try(student_key, ev, partition)
+    missing = await _try(student_key, packed, partition)
     if not missing:
         return
     student = EntityKey.parse(student_key).entity_id
@@ -150,12 +155,14 @@ async def _item(item: Item, partition: int, pos: str) -> None:
             # Every partition holds the record; one of them publishes it.
             await emit(ev, partition)
         wake: set[str] = set()
+        course = str((ev.payload or {}).get("moodle_course_id"))
         for ref_key in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
-                        StateKey(ev.tenant, "course", str((ev.payload or {}).get("moodle_course_id"))).text()):
+                        StateKey(ev.tenant, "course", course).text()):
             # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
             wake.update(index.waiters(partition, ref_key))
+        satisfies = frozenset((f"{ev.entity}:{ev.entity_id}", f"course:{course}"))
         for student_key in sorted(wake):
-            await _recheck(student_key, partition, pos)
+            await _recheck(student_key, partition, pos, satisfies)
         return
     if kind == "student":
         if ev.deleted:
@@ -185,7 +192,7 @@ async def _item(item: Item, partition: int, pos: str) -> None:
     if ev.deleted:
         await emit(ev, partition)
         return
-    missing = await _try(key, ev, partition)
+    missing = await _try(key, item.event, partition)
     if missing:
         await _wait(key, ev, item.event, kind, missing, partition)
 
