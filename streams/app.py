@@ -1,6 +1,7 @@
 """The faust application: topics, state tables and metrics shared by the stages in streams/agents/.
 
-Journey of a raw body (every hop is a co-partitioned topic, so each stage's state is local):
+Journey of a raw body (every hop is a co-partitioned topic, so each stage's state is local; a hop carries
+one message per batch and partition, see streams/messages.py):
 
     raw.zoho, raw.moodle ─ intake ─┬─> deadletter                          (invalid, unparseable)
                                    ├─> <app>-identity  key tenant/email    (students' emails, Moodle users)
@@ -24,6 +25,7 @@ from common.settings import get_settings
 from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
 from streams.producer import LibrdkafkaProducer
+from streams.state import State
 
 settings = get_settings()
 config = StreamsSettings()
@@ -52,6 +54,7 @@ app = App(
     web_port=config.web_port,
     web_bind="127.0.0.1",
     table_cleanup_interval=60.0,
+    table_standby_replicas=config.standby_replicas,
     # Batch sends a little: each produce request costs far more Python than each record in it.
     producer_linger_ms=5,
     producer_max_batch_size=256 * 1024,
@@ -86,16 +89,17 @@ deadletter_topic = _bytes_topic(DEADLETTER)
 canonical_topics = {entity: _bytes_topic(canonical(entity)) for entity in CANONICAL_ENTITIES}
 
 
-async def publish(topic: faust.TopicT, key: bytes, value: bytes, *, partition: int | None = None,
+async def publish(topic: faust.TopicT | str, key: bytes | None, value: bytes, *, partition: int | None = None,
                   headers: dict[str, bytes] | None = None) -> None:
     """A stage's output, straight to librdkafka (LibrdkafkaProducer.produce: the same guarantee, less cost)."""
     producer = app.producer
     assert isinstance(producer, LibrdkafkaProducer)
-    await producer.produce(topic.get_topic_name(), key, value, partition, headers)
+    name = topic if isinstance(topic, str) else topic.get_topic_name()
+    await producer.produce(name, key, value, partition, headers)
 
 
-def table(name: str) -> faust.types.TableT:
-    return app.Table(name, default=None, partitions=PARTITIONS)
+def state(name: str) -> State:
+    return State(app, name, PARTITIONS, config.cache_entries)
 
 
 # Intake: delivery ids seen recently (by event time), bounded by window expiry.
@@ -103,22 +107,19 @@ deliveries = app.Table("deliveries", default=int, partitions=PARTITIONS).tumblin
     timedelta(seconds=config.delivery_dedupe_s), expires=timedelta(seconds=2 * config.delivery_dedupe_s)
 )
 
-# Identity: tenant/email -> {"student_id", "moodle_user_ids"}.
-identities = table("identities")
+# Identity: tenant/email -> {"student", "users"}.
+identities = state("identities")
 # Moodle side: tenant/moodle user id -> link, last user event, waiting grades.
-links = table("links")
-moodle_users = table("moodle-users")
-moodle_pending = table("moodle-pending")
+links = state("links")
+moodle_users = state("moodle-users")
+moodle_pending = state("moodle-pending")
 # Person side, keyed tenant/student id; reference data copied to every partition.
-students = table("students")
-registrations = table("registrations")
-person_pending = table("person-pending")
-refs = table("refs")
-waiting_on = table("waiting-on")
-# Waiting records per stage, tenant and partition: the per-tenant cap.
-waiting_counts = table("waiting-counts")
+students = state("students")
+registrations = state("registrations")
+person_pending = state("person-pending")
+refs = state("refs")
 # Last emitted fingerprint and version per tenant/entity/id, for unchanged and out-of-date records.
-emitted = table("emitted")
+emitted = state("emitted")
 
 EVENTS_IN = Counter("streams_raw_records_total", "Raw records read", ["topic"])
 EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted", ["entity", "event_type"])

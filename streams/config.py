@@ -23,3 +23,13 @@ class StreamsSettings(BaseSettings):
     pending_cap: int = Field(default=50_000, alias="PENDING_CAP")
     tick_interval_s: float = Field(default=30.0, alias="STREAMS_TICK_INTERVAL_S")
     delivery_dedupe_s: int = Field(default=24 * 3600, alias="DELIVERY_DEDUPE_S")
+    # A stage handles up to this many records at once (state written and next-stage messages sent once per
+    # batch), waiting at most batch_wait_s for a batch to fill.
+    batch_max: int = Field(default=500, alias="STREAMS_BATCH_MAX")
+    batch_wait_s: float = Field(default=0.02, alias="STREAMS_BATCH_WAIT_S")
+    # Entries kept in memory per state table (the rest is read from RocksDB when needed): enough for the keys a
+    # few batches touch; more buys few hits on a large college and costs memory (measured: bench/streams.py).
+    # faust keeps standby copies of other workers' tables: on one host that costs CPU and memory and buys no
+    # availability (both copies die with the host), so none by default; 1 where workers run on separate hosts.
+    standby_replicas: int = Field(default=0, alias="STREAMS_STANDBY_REPLICAS")
+    cache_entries: int = Field(default=2_000, alias="STREAMS_CACHE_ENTRIES")

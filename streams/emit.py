@@ -15,9 +15,9 @@ def entity_key(event: CanonicalEvent) -> str:
     return StateKey(event.tenant, event.entity, event.entity_id).text()
 
 
-def is_news(event: CanonicalEvent) -> bool:
+def is_news(event: CanonicalEvent, partition: int) -> bool:
     """Whether the event changes what was last emitted for its entity (same fingerprint → no)."""
-    last = emitted.get(entity_key(event))
+    last = emitted.get(entity_key(event), partition)
     if last is None:
         return True
     if last.get("eid") == event.event_id:
@@ -40,13 +40,13 @@ def _sequence(event: CanonicalEvent) -> int:
     return int((event.payload or {}).get("sequence") or 0)
 
 
-async def emit(event: CanonicalEvent) -> None:
-    """Send `event` if it is news; the caller has filled its join ids."""
-    if not is_news(event):
+async def emit(event: CanonicalEvent, partition: int) -> None:
+    """Send `event` if it is news; the caller has filled its join ids. `partition`: the input being processed."""
+    if not is_news(event, partition):
         return
     await publish(canonical_topics[event.entity], event.key, value=event.to_avro())
-    emitted[entity_key(event)] = {"fp": event.fingerprint, "v": event.source_version, "del": event.deleted,
-                                  "eid": event.event_id, "seq": _sequence(event)}
+    emitted.set(entity_key(event), {"fp": event.fingerprint, "v": event.source_version, "del": event.deleted,
+                                    "eid": event.event_id, "seq": _sequence(event)}, partition)
     EVENTS_OUT.labels(event.entity, event.event_type).inc()
 
 

@@ -60,6 +60,9 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
             "linger.ms": int(self.app.conf.producer_linger_ms) or 5,
             "batch.size": int(self.app.conf.producer_max_batch_size),
             "compression.type": "lz4",
+            # Bounds the worker's memory: a stage far ahead of the broker waits (BufferError, below) instead of
+            # queueing up to librdkafka's default 1 GB.
+            "queue.buffering.max.kbytes": 32 * 1024,
             "message.timeout.ms": MESSAGE_TIMEOUT_MS,
         })
         self._polling.set()
@@ -131,7 +134,7 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         if err is not None:
             self._done.append((None, err, msg))
 
-    async def produce(self, topic: str, key: bytes, value: bytes, partition: int | None = None,
+    async def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
                       headers: Mapping[str, bytes] | None = None) -> None:
         """Send without faust's per-message future and attachment: the cheap path for a stage's outputs.
 

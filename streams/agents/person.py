@@ -4,7 +4,7 @@ Linked Moodle enrolments come here from the Moodle side to find the class of the
 
 A grade leaves as `GradeRecorded` only when its student, class → unit → program and
 registration (student × program) exist; until then it waits here, and is re-checked the
-moment any of those arrives.
+moment any of those arrives (the in-memory index says which students wait on which record).
 """
 
 from __future__ import annotations
@@ -14,30 +14,20 @@ import time
 from typing import Any
 
 import faust
+from faust.types import EventT
 
 from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
 from schemas.keys import EntityKey, StateKey, tenant_of
-from streams import waiting
-from streams.app import (
-    app,
-    config,
-    person_pending,
-    person_topic,
-    refs,
-    registrations,
-    students,
-    waiting_counts,
-    waiting_on,
-)
+from streams import batches, waiting
+from streams.app import app, config, emitted, person_pending, person_topic, refs, registrations, students
 from streams.emit import dead, emit
 from streams.events import CanonicalEvent, enriched
 from streams.expiry import expire
-from streams.joins import ref_waits, resolve
-from streams.messages import KIND, event_from_avro, header
+from streams.joins import resolve
+from streams.messages import KIND, TICK, Item, decode_batch, header, unpack
+from streams.outbox import Outbox
 
 MAX_WAITING_PER_STUDENT = 1000
-# Students remembered as waiting on one class, unit or program (kept after a wake, for a replayed wake).
-MAX_WAITERS_PER_REF = 5000
 # Only the fields the joins read are kept per reference record.
 REF_FIELDS = {
     "class": ("name", "unit_id", "program_id", "moodle_course_id"),
@@ -45,173 +35,183 @@ REF_FIELDS = {
     "program": ("name",),
     "teacher": ("name",),
 }
+index = waiting.Index(config.pending_expiry_s * 1000)
 
 
-def _lookup(tenant: str) -> Any:
+def _lookup(tenant: str, partition: int) -> Any:
     def lookup(kind: str, ident: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = refs.get(StateKey(tenant, kind, ident).text())
+        found: dict[str, Any] | None = refs.get(StateKey(tenant, kind, ident).text(), partition)
         return found
 
     return lookup
 
 
-def _store_ref(ev: CanonicalEvent) -> None:
+def _store_ref(ev: CanonicalEvent, partition: int) -> None:
     key = StateKey(ev.tenant, ev.entity, ev.entity_id).text()
-    previous = refs.get(key)
+    previous = refs.get(key, partition)
     if ev.deleted:
         if previous is not None:
-            del refs[key]
+            refs.set(key, None, partition)
         return
     if previous is not None and previous.get("_v", 0) > ev.source_version:
         return
     payload = ev.payload or {}
     stored = {f: payload.get(f) for f in REF_FIELDS[ev.entity]}
     stored["_v"] = ev.source_version
-    refs[key] = stored
+    if stored != previous:
+        refs.set(key, stored, partition)
     if ev.entity == "class" and payload.get("moodle_course_id"):
-        refs[StateKey(ev.tenant, "course", str(payload["moodle_course_id"])).text()] = {"class_id": ev.entity_id}
+        course_key = StateKey(ev.tenant, "course", str(payload["moodle_course_id"])).text()
+        course = {"class_id": ev.entity_id}
+        if refs.get(course_key, partition) != course:
+            refs.set(course_key, course, partition)
 
 
-async def _try(student_key: str, ev: CanonicalEvent, value: bytes, kind: str) -> list[str]:
-    """Emit `ev` if its dependencies exist; return what is still missing."""
-    payload = ev.payload or {}
+async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
+    """Emit the packed event if its dependencies exist; return what is still missing."""
+    entity, payload = packed[0], packed[10] or {}
     tenant, student = EntityKey.parse(student_key)
-    programs: dict[str, str] = registrations.get(student_key) or {}
+    programs: dict[str, str] = registrations.get(student_key, partition) or {}
     # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
-    known = ev.entity == "moodle_enrollment" or students.get(student_key) is not None
-    filled, missing = resolve(ev.entity, payload, known, programs, _lookup(tenant))
+    known = entity == "moodle_enrollment" or students.get(student_key, partition) is not None
+    filled, missing = resolve(entity, payload, known, programs, _lookup(tenant, partition))
     if filled is None:
         return missing
     filled["student_id"] = student
-    if ev.entity == "moodle_enrollment":
-        await emit(enriched(ev, filled, student, filled["class_id"]))
+    ev = unpack(packed)
+    if entity == "moodle_enrollment":
+        await emit(enriched(ev, filled, student, filled["class_id"]), partition)
         return []
-    event_type = "GradeRecorded" if ev.entity == "grade" else ev.event_type
-    await emit(dataclasses.replace(ev, payload=filled, event_type=event_type))
+    event_type = "GradeRecorded" if entity == "grade" else ev.event_type
+    await emit(dataclasses.replace(ev, payload=filled, event_type=event_type), partition)
     return []
 
 
-def _count(tenant: str, partition: int, delta: int) -> None:
-    if delta:
-        key = waiting.count_key("person", tenant, partition)
-        waiting_counts[key] = max(0, (waiting_counts.get(key) or 0) + delta)
-
-
-async def _wait(student_key: str, ev: CanonicalEvent, value: bytes, kind: str, missing: list[str],
+async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: str, missing: list[str],
                 partition: int) -> None:
     tenant = tenant_of(student_key)
-    items = person_pending.get(student_key) or []
-    tenant_waiting = waiting_counts.get(waiting.count_key("person", tenant, partition)) or 0
-    if len(waiting.live(items)) >= MAX_WAITING_PER_STUDENT or tenant_waiting >= config.pending_cap:
+    items = person_pending.get(student_key, partition) or []
+    if waiting.live(items) >= MAX_WAITING_PER_STUDENT or index.waiting(tenant, partition) >= config.pending_cap:
         await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
-    updated = waiting.add(items, waiting.entry(kind, value, missing, int(time.time() * 1000)), ev)
-    person_pending[student_key] = updated
-    _count(tenant, partition, len(waiting.live(updated)) - len(waiting.live(items)))
-    for ref in ref_waits(missing):
-        wkey = StateKey(tenant, *ref).text()
-        sids = waiting_on.get(wkey) or []
-        if student_key not in sids:
-            waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
+    updated = waiting.add(items, waiting.entry(kind, packed, missing, int(time.time() * 1000)))
+    if updated is not items:
+        person_pending.set(student_key, updated, partition)
+        index.update(student_key, tenant, partition, items, updated)
 
 
-async def _recheck(student_key: str, partition: int, pos: str) -> None:
-    """Release what can go now; send again what input `pos` released before a crash."""
-    items = person_pending.get(student_key)
+async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
+    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the missing
+    entries ("class:<id>", …) a reference record satisfies; only records missing one of them are retried."""
+    items = person_pending.get(student_key, partition)
     if not items:
         return
     now = int(time.time() * 1000)
-    tenant = tenant_of(student_key)
     keep = []
     for item in items:
         if waiting.is_released(item):
             if item["rb"] == pos:
-                value = waiting.value_of(item)
-                await _try(student_key, event_from_avro(value), value, item["k"])
+                await _try(student_key, item["v"], partition)
             keep.append(item)
             continue
-        value = waiting.value_of(item)
-        missing = await _try(student_key, event_from_avro(value), value, item["k"])
+        if woken_by is not None and woken_by.isdisjoint(item["m"]):
+            keep.append(item)
+            continue
+        missing = await _try(student_key, item["v"], partition)
         if not missing:
             keep.append(waiting.released(item, pos, now))
-            continue
-        keep.append({**item, "m": missing})
-        for ref in ref_waits(missing):
-            wkey = StateKey(tenant, *ref).text()
-            sids = waiting_on.get(wkey) or []
-            if student_key not in sids:
-                waiting_on[wkey] = [*sids, student_key][-MAX_WAITERS_PER_REF:]
-    person_pending[student_key] = keep
-    _count(tenant, partition, len(waiting.live(keep)) - len(waiting.live(items)))
+        elif missing != item["m"]:
+            keep.append({**item, "m": missing})
+        else:
+            keep.append(item)
+    if keep != items:
+        person_pending.set(student_key, keep, partition)
+        index.update(student_key, tenant_of(student_key), partition, items, keep)
 
 
-async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, value: bytes, partition: int) -> None:
+async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
     """A linked Moodle enrolment goes out with its student at once, and again with its class once the course
     names one (a Moodle course that is no Zoho class waits until expiry and then shows as a dead letter)."""
-    missing = await _try(student_key, ev, value, "moodle_enrollment")
+    missing = await _try(student_key, packed, partition)
     if not missing:
         return
     student = EntityKey.parse(student_key).entity_id
     await emit(enriched(ev, {**(ev.payload or {}), "student_id": student, "class_id": None, "class_name": None},
-                        student))
+                        student), partition)
     if not ev.deleted:
-        await _wait(student_key, ev, value, "moodle_enrollment", missing, partition)
+        await _wait(student_key, ev, packed, "moodle_enrollment", missing, partition)
 
 
 def _never_arrived(missing: list[str]) -> str:
     return f"dependencies never arrived: {', '.join(missing)}"
 
 
+async def _item(item: Item, partition: int, pos: str) -> None:
+    key, kind = item.key, item.kind
+    ev = unpack(item.event)
+    if kind == "ref":
+        _store_ref(ev, partition)
+        if partition == 0:
+            # Every partition holds the record; one of them publishes it.
+            await emit(ev, partition)
+        wake: set[str] = set()
+        course = str((ev.payload or {}).get("moodle_course_id"))
+        for ref_key in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
+                        StateKey(ev.tenant, "course", course).text()):
+            # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
+            wake.update(index.waiters(partition, ref_key))
+        satisfies = frozenset((f"{ev.entity}:{ev.entity_id}", f"course:{course}"))
+        for student_key in sorted(wake):
+            await _recheck(student_key, partition, pos, satisfies)
+        return
+    if kind == "student":
+        if ev.deleted:
+            if students.get(key, partition) is not None:
+                students.set(key, None, partition)
+        elif students.get(key, partition) != {"v": ev.source_version}:
+            students.set(key, {"v": ev.source_version}, partition)
+        await emit(ev, partition)
+        await _recheck(key, partition, pos)
+        return
+    if kind == "registration":
+        payload = ev.payload or {}
+        before = registrations.get(key, partition) or {}
+        programs = dict(before)
+        if ev.deleted:
+            programs = {p: r for p, r in programs.items() if r != ev.entity_id}
+        elif payload.get("program_id"):
+            programs[payload["program_id"]] = ev.entity_id
+        if programs != before:
+            registrations.set(key, programs or None, partition)
+        await emit(ev, partition)
+        await _recheck(key, partition, pos)
+        return
+    if kind == "moodle_enrollment":
+        await _moodle_enrollment(key, ev, item.event, partition)
+        return
+    if ev.deleted:
+        await emit(ev, partition)
+        return
+    missing = await _try(key, item.event, partition)
+    if missing:
+        await _wait(key, ev, item.event, kind, missing, partition)
+
+
+async def _person(event: EventT, outbox: Outbox) -> None:
+    msg = event.message
+    if header(event.headers, KIND) == TICK:
+        await expire("person", person_pending, index, msg.partition, _never_arrived)
+        return
+    for n, item in enumerate(decode_batch(event.value)):
+        await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}")
+
+
+@person_pending.table.on_recover
+async def _rebuild() -> None:
+    """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
+    batches.rebuild(index, person_pending, (students, registrations, refs, emitted))
+
+
 @app.agent(person_topic, concurrency=1)
 async def person(stream: faust.StreamT[bytes]) -> None:
-    async for event in stream.events():
-        kind = header(event.headers, KIND) or ""
-        if kind == "tick":
-            await expire("person", person_pending, event.message.partition, _never_arrived)
-            continue
-        key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
-        pos = waiting.position(event.message.topic, event.message.partition, event.message.offset)
-        value = event.value
-        ev = event_from_avro(value)
-        if kind == "ref":
-            _store_ref(ev)
-            if event.message.partition == 0:
-                # Every partition holds the record; one of them publishes it.
-                await emit(ev)
-            wake: set[str] = set()
-            for wkey in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
-                         StateKey(ev.tenant, "course", str((ev.payload or {}).get("moodle_course_id"))).text()):
-                # Kept, not deleted: a wake replayed after a crash must find the same students.
-                wake.update(waiting_on.get(wkey) or [])
-            for student_key in sorted(wake):
-                await _recheck(student_key, event.message.partition, pos)
-            continue
-        if kind == "student":
-            if ev.deleted:
-                if students.get(key) is not None:
-                    del students[key]
-            else:
-                students[key] = {"v": ev.source_version}
-            await emit(ev)
-            await _recheck(key, event.message.partition, pos)
-            continue
-        if kind == "registration":
-            payload = ev.payload or {}
-            programs = dict(registrations.get(key) or {})
-            if ev.deleted:
-                programs = {p: r for p, r in programs.items() if r != ev.entity_id}
-            elif payload.get("program_id"):
-                programs[payload["program_id"]] = ev.entity_id
-            registrations[key] = programs
-            await emit(ev)
-            await _recheck(key, event.message.partition, pos)
-            continue
-        if kind == "moodle_enrollment":
-            await _moodle_enrollment(key, ev, value, event.message.partition)
-            continue
-        if ev.deleted:
-            await emit(ev)
-            continue
-        missing = await _try(key, ev, value, kind)
-        if missing:
-            await _wait(key, ev, value, kind, missing, event.message.partition)
+    await batches.run(stream, _person, (students, registrations, person_pending, refs, emitted))

@@ -1,0 +1,49 @@
+"""How every stage reads: a batch of faust events at a time, its state and next-stage messages written once.
+
+At-least-once as before: everything a batch sends (canonical events, dead letters, next-stage messages,
+changelog records) is queued before `take_events` acks the batch's events, and faust flushes the producer
+(waits for every queued message) before it commits any offset.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+import faust
+from faust.streams import _current_event
+from faust.types import EventT
+
+from schemas.keys import tenant_of
+from streams.app import PARTITIONS, config, publish
+from streams.outbox import Outbox, partition_of
+from streams.state import State
+from streams.waiting import Index
+
+Handler = Callable[[EventT, Outbox], Awaitable[None]]
+
+
+async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[State, ...] = ()) -> None:
+    """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes."""
+    outbox = Outbox(PARTITIONS)
+    # take_events is faust.Stream's (the StreamT interface lacks it): acks each batch's events after the body.
+    async for events in cast(faust.Stream[bytes], stream).take_events(config.batch_max, within=config.batch_wait_s):
+        for event in events:
+            # Table reads and windowed-table writes go to the current event's partition: this event's.
+            _current_event.set(weakref.ref(event))
+            await handle(event, outbox)
+        for st in states:
+            await st.flush()
+        for topic, partition, value in outbox.take():
+            await publish(topic, None, value, partition=partition)
+
+
+def rebuild(index: Index, pending: State, states: tuple[State, ...]) -> None:
+    """After partitions were assigned and their tables recovered: drop cached state and rebuild the stage's
+    waiting index from its table, for exactly the partitions this worker owns now."""
+    for st in (pending, *states):
+        st.forget()
+    index.clear()
+    for key, items in pending.items():
+        index.update(key, tenant_of(key), partition_of(key, PARTITIONS), [], items)

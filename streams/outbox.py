@@ -1,0 +1,39 @@
+"""What a batch sends to the next stages: one message per stage topic and partition (see streams/messages.py)."""
+
+from __future__ import annotations
+
+from aiokafka.partitioner import DefaultPartitioner
+
+from streams.messages import Item, encode_batch
+
+_partitioner = DefaultPartitioner()
+
+# Records per stage message: well under Kafka's 1 MB message limit for the largest records.
+MAX_ITEMS_PER_MESSAGE = 200
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the Java client, aiokafka and librdkafka (murmur2) give `key`: where its stage state lives."""
+    every = list(range(partitions))
+    return int(_partitioner(key.encode(), every, every))
+
+
+class Outbox:
+    """Items gathered while a batch is processed, sent when it ends (before its input offsets are acked)."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self._items: dict[tuple[str, int], list[Item]] = {}
+
+    def add(self, topic: str, item: Item, partition: int | None = None) -> None:
+        where = (topic, partition_of(item.key, self.partitions) if partition is None else partition)
+        self._items.setdefault(where, []).append(item)
+
+    def take(self) -> list[tuple[str, int, bytes]]:
+        """(topic, partition, message value) for everything gathered; the outbox is empty afterwards."""
+        out = []
+        for (topic, partition), items in self._items.items():
+            for start in range(0, len(items), MAX_ITEMS_PER_MESSAGE):
+                out.append((topic, partition, encode_batch(items[start:start + MAX_ITEMS_PER_MESSAGE])))
+        self._items.clear()
+        return out
