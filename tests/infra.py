@@ -165,9 +165,11 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     return {p: high for p, (_, high) in log.watermarks(bootstrap, topic).items()}
 
 
-def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None) -> list[Record]:
-    """Every record from `start` (default: the beginning) up to the current end of each partition."""
-    return sorted(log.scan(bootstrap, topic, start), key=lambda r: (r.partition, r.offset))
+def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None,
+                 timeout: float = 30.0) -> list[Record]:
+    """Every record from `start` (default: the beginning) up to the current end of each partition; `timeout`:
+    how long the read may go without a record before it gives up."""
+    return sorted(log.scan(bootstrap, topic, start, idle_timeout=timeout), key=lambda r: (r.partition, r.offset))
 
 
 def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Record:
