@@ -129,13 +129,19 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         await change(tenant, lambda entry: entry.__setitem__("mapping", body))
         return await get_mapping(tenant)
 
-    @router.get("/sync-history", summary="Zoho sync outcomes, newest first")
+    @router.get("/sync-history", summary="Outcomes of the Zoho sink (target=zoho) or the Moodle sink, newest first")
     async def sync_history(tenant: Tenant,
-                           action: Annotated[str | None, Query(pattern="^(created|updated|unchanged|failed)$")] = None,
+                           action: Annotated[str | None,
+                                             Query(pattern="^(created|updated|linked|unchanged|failed)$")] = None,
                            module: str | None = None, since: datetime | None = None,
-                           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        rows = await queries.sync_history(tenant, action, module, since, limit)
-        return {"items": rows, "count": len(rows)}
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                           target: Annotated[str, Query(pattern="^(zoho|moodle)$")] = "zoho",
+                           entity: str | None = None) -> dict[str, Any]:
+        if target == "moodle":
+            rows = await queries.moodle_sync_history(tenant, action, entity, since, limit)
+        else:
+            rows = await queries.sync_history(tenant, action, module, since, limit)
+        return {"items": rows, "count": len(rows), "target": target}
 
     @router.post("/sync-history/{partition}/{offset}/retry", status_code=202,
                  summary="Ask the Zoho sink to write a failed record again",
