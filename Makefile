@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php chaos stack-start stack-stop stack-status stack-reset \
-        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e plugin-zip
+        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-moodle-sink bench-e2e plugin-zip
 
 install:
 	@bash tools/install.sh
@@ -41,7 +41,7 @@ stack-reset:
 demo: install
 	$(PY) -m ops.demo
 
-bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-e2e
+bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-moodle-sink bench-e2e
 
 bench-ingress: install
 	$(PY) -m bench.ingress
@@ -54,6 +54,9 @@ bench-replay: install
 
 bench-zoho-sink: install
 	$(PY) -m bench.zoho_sink
+
+bench-moodle-sink: install
+	$(PY) -m bench.moodle_sink
 
 bench-e2e: install
 	$(PY) -m bench.e2e
