@@ -150,6 +150,11 @@ class Sink:
     async def run(self, stop: asyncio.Event) -> None:
         # librdkafka's calls block; they run on a thread so the tenants' HTTP calls and timers go on meanwhile.
         self.consumer.subscribe(list(TOPICS), on_revoke=self._revoked, on_lost=self._revoked)
+        # Writes parked by an earlier run for a refused token are tried again at once (the token may be fixed:
+        # a restart is how a new token usually arrives).
+        for tenant, reason in await self.state.parked_counts():
+            if reason == REFUSED and tenant in self.sites:
+                self._refused_until[tenant] = 0.0
         try:
             while not stop.is_set():
                 for msg in await asyncio.to_thread(self.consumer.consume, 500, 0.1):
