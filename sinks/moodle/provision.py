@@ -69,6 +69,7 @@ class Provisioner:
         held = await self.state.load(tenant, sorted(keys))
         ids = {key: h.moodle_id for key, h in held.items()}
         result = Result()
+        writes = list(writes)
         for kind, step in (("category", self._categories), ("user", self._users), ("course", self._courses),
                            ("enrolment", self._enrolments)):
             todo = [w for w in writes if w.kind == kind]
@@ -85,7 +86,28 @@ class Provisioner:
                                          w.source_version, w.event_id))
             await self.state.save(tenant, saves)
             result.outcomes += outcomes
+            if kind == "category":
+                writes += await self._moved_courses(tenant, outcomes, writes, held)
         return result
+
+    async def _moved_courses(self, tenant: str, categories: list[Outcome], writes: list[MoodleWrite],
+                             held: dict[tuple[str, str], Written]) -> list[MoodleWrite]:
+        """Courses made before their program had a category (in `default_category`) follow it once it exists."""
+        made = {o.write.record_key: o for o in categories if o.action in ("created", "linked") and o.moodle_id}
+        in_run = {w.record_key for w in writes if w.kind == "course"}
+        moved: list[MoodleWrite] = []
+        for last in await self.state.courses_in(tenant, sorted(made)):
+            program = str(last.fields["_program"])
+            cause = made[program]
+            if last.record_key in in_run or str(last.fields.get("categoryid")) == cause.moodle_id:
+                continue
+            held[("course", last.record_key)] = last
+            fields = {k: v for k, v in last.fields.items() if not k.startswith("_")}
+            moved.append(MoodleWrite(
+                tenant=tenant, kind="course", entity="class", record_key=last.record_key, zoho_id=last.record_key,
+                fields=fields, intent="ensure", source_version=last.source_version, event_id=last.event_id,
+                raw=cause.write.raw, received_at_ms=cause.write.received_at_ms, deps={"categoryid": program}))
+        return moved
 
     def _resolved(self, w: MoodleWrite, ids: dict[tuple[str, str], str]) -> dict[str, Any]:
         fields = dict(w.fields)

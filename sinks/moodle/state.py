@@ -77,7 +77,7 @@ class StateStore(PgStore):
         async with self._lock:
             cur = await self._conn.execute(
                 "SELECT kind, record_key, fingerprint, moodle_id, fields, source_version, event_id"
-                " FROM moodle_sink_state WHERE tenant = %s AND kind = 'course' AND fields->>'program' = ANY(%s)",
+                " FROM moodle_sink_state WHERE tenant = %s AND kind = 'course' AND fields->>'_program' = ANY(%s)",
                 (tenant, list(programs)))
             found = await cur.fetchall()
         return [Written(str(r[0]), str(r[1]), str(r[2]), str(r[3]), dict(r[4]), int(str(r[5])), str(r[6]))

@@ -153,3 +153,20 @@ def test_unenrol_setting_removes_the_enrolment(infra: Infra, site: MoodleSite, s
     wait_outcomes(infra, t, 4)
     assert wait_until(lambda: site.table("enrolments") == [], 10)
     assert len(site.users()) == 1  # the account stays
+
+
+def test_a_course_made_before_its_program_moves_into_the_programs_category(
+        infra: Infra, site: MoodleSite, sinks: SinkRunner) -> None:
+    t = site.tenant
+    sinks.start([site.site()])
+    produce(infra, [klass(t, 1, program_n=3, teacher_n=None)])
+    wait_outcomes(infra, t, 1)
+    (course,) = [c for c in site.table("courses") if c["idnumber"] == "C0001"]
+    assert course["category"] == 1  # the default category while program P003 has none
+    produce(infra, [program(t, 3)])
+    found = wait_outcomes(infra, t, 3)
+    assert sorted((o["entity"], o["action"]) for o in found) == [
+        ("class", "created"), ("class", "updated"), ("program", "created")]
+    (category,) = [c for c in site.table("categories") if c["idnumber"] == "P003"]
+    (course,) = [c for c in site.table("courses") if c["idnumber"] == "C0001"]
+    assert course["category"] == category["id"]
