@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 
 .PHONY: run test install lint test-python test-php chaos stack-start stack-stop stack-status stack-reset \
-        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-e2e plugin-zip \
-        moodle-check
+        demo bench bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-moodle-sink \
+        bench-e2e plugin-zip moodle-check
 
 install:
 	@bash tools/install.sh
@@ -43,7 +43,7 @@ stack-reset:
 demo: install
 	$(PY) -m ops.demo
 
-bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-e2e
+bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-puller bench-moodle-sink bench-e2e
 
 bench-ingress: install
 	$(PY) -m bench.ingress
@@ -59,6 +59,9 @@ bench-zoho-sink: install
 
 bench-zoho-puller: install
 	$(PY) -m bench.zoho_puller
+
+bench-moodle-sink: install
+	$(PY) -m bench.moodle_sink
 
 bench-e2e: install
 	$(PY) -m bench.e2e

@@ -51,6 +51,20 @@ class ProjectionQueries:
         return await self._rows(query, {"tenant": tenant, "action": action, "module": module, "since": since,
                                         "limit": limit})
 
+    async def moodle_sync_history(self, tenant: str, action: str | None, entity: str | None,
+                                  since: datetime | None, limit: int) -> list[dict[str, Any]]:
+        """The Moodle sink's outcomes: what became of each Zoho record in Moodle."""
+        query = sql.SQL(
+            "SELECT topic_partition, topic_offset, entity, record_key, action, moodle_id, attempt, error_code,"
+            " error_message, event_id, entity_id, occurred_at FROM {}.moodle_sync_outcome"
+            " WHERE tenant = %(tenant)s AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(entity)s::text IS NULL OR entity = %(entity)s)"
+            " AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)"
+            " ORDER BY occurred_at DESC, topic_partition, topic_offset DESC LIMIT %(limit)s"
+        ).format(self._schema)
+        return await self._rows(query, {"tenant": tenant, "action": action, "entity": entity, "since": since,
+                                        "limit": limit})
+
     async def outcome(self, tenant: str, partition: int, offset: int) -> dict[str, Any] | None:
         query = sql.SQL(
             "SELECT module, record_key, action, event_id, entity, entity_id FROM {}.zoho_sync_outcome"
@@ -84,8 +98,12 @@ class ProjectionQueries:
         outcomes = await self._rows(sql.SQL(
             "SELECT action, count(*) AS n FROM {}.zoho_sync_outcome WHERE tenant = %(t)s GROUP BY 1 ORDER BY 1"
         ).format(self._schema), {"t": tenant})
+        moodle = await self._rows(sql.SQL(
+            "SELECT action, count(*) AS n FROM {}.moodle_sync_outcome WHERE tenant = %(t)s GROUP BY 1 ORDER BY 1"
+        ).format(self._schema), {"t": tenant})
         return {
             "waiting_for_dependencies": [dict(r) for r in waiting],
             "dead_letters_by_reason": {r["reason"]: r["n"] for r in dead},
             "zoho_outcomes": {r["action"]: r["n"] for r in outcomes},
+            "moodle_outcomes": {r["action"]: r["n"] for r in moodle},
         }

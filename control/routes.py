@@ -205,17 +205,25 @@ def control_router(settings: Settings, tenants: TenantRegistry, commands: Comman
         await change(tenant, lambda entry: entry.__setitem__("mapping", overrides))
         return await get_mapping(tenant)
 
-    @router.get("/sync-history", summary="Zoho sync outcomes, newest first", responses=DATABASE_DOWN)
+    @router.get("/sync-history", summary="Outcomes of the Zoho sink (target=zoho) or the Moodle sink, newest first",
+                responses=DATABASE_DOWN)
     async def sync_history(
             tenant: Tenant,
-            action: Annotated[str | None, Query(pattern="^(created|updated|unchanged|failed)$")] = None,
+            action: Annotated[str | None, Query(pattern="^(created|updated|linked|unchanged|failed)$")] = None,
             module: Annotated[str | None, Query(pattern="^[A-Za-z0-9_]{1,100}$",
                                                 description="A Zoho module API name")] = None,
             since: Annotated[datetime | None, BeforeValidator(_rfc3339),
                              Query(description="RFC 3339 date-time with an offset")] = None,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        rows = await queries.sync_history(tenant, action, module, since, limit)
-        return {"items": rows, "count": len(rows)}
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+            target: Annotated[str, Query(pattern="^(zoho|moodle)$")] = "zoho",
+            entity: Annotated[str | None, Query(pattern="^[a-z_]{1,40}$",
+                                                description="A canonical entity (target=moodle)")] = None,
+    ) -> dict[str, Any]:
+        if target == "moodle":
+            rows = await queries.moodle_sync_history(tenant, action, entity, since, limit)
+        else:
+            rows = await queries.sync_history(tenant, action, module, since, limit)
+        return {"items": rows, "count": len(rows), "target": target}
 
     @router.post("/sync-history/{partition}/{offset}/retry", status_code=202,
                  summary="Ask the Zoho sink to write a failed record again",

@@ -15,6 +15,7 @@ from ops import deadletters
 from ops.lag import GroupLag, consumer_lag
 from ops.outcomes import last_outcomes
 from ops.waiting import WorkerWaiting, scrape
+from schemas.topics import MOODLE_OUTCOMES
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Status:
     waiting: list[WorkerWaiting] = field(default_factory=list)
     dead_letters: dict[str, dict[str, int]] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    moodle_outcomes: list[dict[str, Any]] = field(default_factory=list)
     pulls: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -32,6 +34,7 @@ class Status:
             "waiting": [{**asdict(w), "total": w.total} for w in self.waiting],
             "dead_letters": self.dead_letters,
             "zoho_outcomes": self.outcomes,
+            "moodle_outcomes": self.moodle_outcomes,
             "zoho_pulls": self.pulls,
             "errors": self.errors,
         }
@@ -64,6 +67,10 @@ def gather(bootstrap: str, metrics_urls: list[str], outcomes: int, tenant: str |
         status.outcomes = last_outcomes(bootstrap, outcomes, tenant)
     except LogError as exc:
         status.errors.append(f"zoho outcomes: {exc}")
+    try:
+        status.moodle_outcomes = last_outcomes(bootstrap, outcomes, tenant, MOODLE_OUTCOMES)
+    except LogError as exc:
+        status.errors.append(f"moodle outcomes: {exc}")
     if dsn is not None:
         try:
             status.pulls = pull_state(dsn, tenant)
@@ -107,6 +114,15 @@ def render(status: Status, console: Console) -> None:
         outcomes.add_row(f"{o['occurred_at']:%Y-%m-%d %H:%M:%S}", o["tenant"], o["module"], o["record_key"],
                          o["action"], o.get("zoho_id") or "", str(o["attempt"]), error)
     console.print(outcomes if status.outcomes else "Zoho outcomes: none yet")
+
+    moodle = Table(title="Last Moodle outcomes (newest last)", title_justify="left")
+    for column in ("at", "tenant", "entity", "record", "action", "moodle id", "attempt", "error"):
+        moodle.add_column(column)
+    for o in status.moodle_outcomes:
+        error = " ".join(x for x in (o.get("error_code"), o.get("error_message")) if x)
+        moodle.add_row(f"{o['occurred_at']:%Y-%m-%d %H:%M:%S}", o["tenant"], o["entity"], o["record_key"],
+                       o["action"], o.get("moodle_id") or "", str(o["attempt"]), error)
+    console.print(moodle if status.moodle_outcomes else "Moodle outcomes: none yet")
 
     pulls = Table(title="Zoho pulls (what the puller has read, per module)", title_justify="left")
     for column in ("tenant", "module", "changed up to", "last run", "status", "records", "deleted"):

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from projections.events import (
     DEAD_LETTER_COLUMNS,
+    MOODLE_OUTCOME_COLUMNS,
     OUTCOME_COLUMNS,
     DeadLetterRow,
     EntityChange,
@@ -51,7 +52,7 @@ class Applier:
         # ON COMMIT DELETE ROWS: each transaction starts with empty staging tables.
         tables = [t.table for t in ENTITY_TABLES.values()]
         tables += [t.child.table for t in ENTITY_TABLES.values() if t.child is not None]
-        tables += ["zoho_sync_outcome", "dead_letter", "tombstone"]
+        tables += ["zoho_sync_outcome", "moodle_sync_outcome", "dead_letter", "tombstone"]
         for table in tables:
             self.conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS").format(
                 _temp(table), self._q(table)))
@@ -156,20 +157,32 @@ class Applier:
                 s=_temp(child.table), a=applied, join=join))
 
     def _apply_outcomes(self, outcomes: Sequence[Outcome]) -> None:
-        self._copy("zoho_sync_outcome", OUTCOME_COLUMNS, (o.row for o in outcomes))
+        self._apply_outcome_log("zoho_sync_outcome", "zoho_sync_state", OUTCOME_COLUMNS,
+                                [o for o in outcomes if o.target == "zoho"])
+        self._apply_outcome_log("moodle_sync_outcome", "moodle_sync_state", MOODLE_OUTCOME_COLUMNS,
+                                [o for o in outcomes if o.target == "moodle"])
+
+    def _apply_outcome_log(self, log_table: str, state_table: str, columns: tuple[str, ...],
+                           outcomes: Sequence[Outcome]) -> None:
+        """Every outcome into the log table, the newest per record into the state table (its first three state
+        columns are the record's key)."""
+        if not outcomes:
+            return
+        self._copy(log_table, columns, (o.row for o in outcomes))
         self.conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {} ON CONFLICT DO NOTHING").format(
-            self._q("zoho_sync_outcome"), _temp("zoho_sync_outcome")))
+            self._q(log_table), _temp(log_table)))
         latest: dict[tuple[str, str, str], Outcome] = {}
         for o in outcomes:
             prev = latest.get(o.state_key)
             if prev is None or (o.occurred_at, o.position.offset) >= (prev.occurred_at, prev.position.offset):
                 latest[o.state_key] = o
-        state_cols = OUTCOME_COLUMNS[2:]
+        state_cols = columns[2:]
         updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in state_cols[3:])
         self.conn.execute(sql.SQL(
             "INSERT INTO {t} AS x ({cols}) SELECT {cols} FROM {s} s"
             " WHERE (s.topic_partition, s.topic_offset) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))"
-            " ON CONFLICT (tenant, module, record_key) DO UPDATE SET {updates}"
+            " ON CONFLICT ({key}) DO UPDATE SET {updates}"
             " WHERE excluded.occurred_at >= x.occurred_at").format(
-            t=self._q("zoho_sync_state"), cols=_ids(state_cols), s=_temp("zoho_sync_outcome"), updates=updates),
+            t=self._q(state_table), cols=_ids(state_cols), s=_temp(log_table), key=_ids(state_cols[:3]),
+            updates=updates),
             ([o.position.partition for o in latest.values()], [o.position.offset for o in latest.values()]))

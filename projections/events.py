@@ -17,7 +17,7 @@ from projections.tables import ENTITY_TABLES, EntityTable, MalformedPayload
 from schemas.codec import decode
 from schemas.deadletter import MALFORMED, UNDECODABLE
 from schemas.keys import tenant_of
-from schemas.topics import DEADLETTER, ZOHO_OUTCOMES
+from schemas.topics import DEADLETTER, MOODLE_OUTCOMES, ZOHO_OUTCOMES
 
 CANONICAL_PREFIX = "canonical."
 
@@ -55,6 +55,8 @@ class Outcome:
     occurred_at: datetime
     position: Position
     row: tuple[Any, ...]
+    # Which sink reported it: zoho (zoho_sync_outcome) or moodle (moodle_sync_outcome).
+    target: str = "zoho"
 
 
 @dataclass(slots=True)
@@ -77,6 +79,9 @@ Decoded = EntityChange | Outcome | DeadLetterRow | Rejected
 OUTCOME_COLUMNS = ("topic_partition", "topic_offset", "tenant", "module", "record_key", "action", "zoho_id",
                    "attempt", "error_code", "error_message", "event_id", "entity", "entity_id", "fingerprint",
                    "occurred_at")
+MOODLE_OUTCOME_COLUMNS = ("topic_partition", "topic_offset", "tenant", "entity", "record_key", "action",
+                          "moodle_id", "attempt", "error_code", "error_message", "event_id", "entity_id",
+                          "occurred_at")
 DEAD_LETTER_COLUMNS = ("dead_letter_id", "reason", "message", "errors", "tenant", "source", "kind", "raw_topic",
                        "raw_partition", "raw_offset", "raw_key", "record_index", "record_id", "delivery_id",
                        "content_type", "occurred_at", "received_at", "body_size")
@@ -113,6 +118,14 @@ def _outcome(record: dict[str, Any], position: Position) -> Outcome:
     return Outcome((record["tenant"], record["module"], record["record_key"]), record["occurred_at"], position, row)
 
 
+def _moodle_outcome(record: dict[str, Any], position: Position) -> Outcome:
+    row = (position.partition, position.offset, record["tenant"], record["entity"], record["record_key"],
+           record["action"], record["moodle_id"], record["attempt"], record["error_code"], record["error_message"],
+           record["event_id"], record["entity_id"], record["occurred_at"])
+    return Outcome((record["tenant"], record["entity"], record["record_key"]), record["occurred_at"], position, row,
+                   "moodle")
+
+
 def _dead_letter(record: dict[str, Any]) -> DeadLetterRow:
     raw = record["raw"]
     row = (record["dead_letter_id"], record["reason"], record["message"], orjson.dumps(record["errors"]).decode(),
@@ -125,7 +138,7 @@ def _dead_letter(record: dict[str, Any]) -> DeadLetterRow:
 def expected_schema(topic: str) -> str | None:
     if topic.startswith(CANONICAL_PREFIX):
         return topic
-    return {ZOHO_OUTCOMES: "zoho.outcome", DEADLETTER: "deadletter"}.get(topic)
+    return {ZOHO_OUTCOMES: "zoho.outcome", MOODLE_OUTCOMES: "moodle.outcome", DEADLETTER: "deadletter"}.get(topic)
 
 
 def decode_record(topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> Decoded:
@@ -140,6 +153,8 @@ def decode_record(topic: str, partition: int, offset: int, key: bytes | None, va
     try:
         if topic == ZOHO_OUTCOMES:
             return _outcome(record, position)
+        if topic == MOODLE_OUTCOMES:
+            return _moodle_outcome(record, position)
         if topic == DEADLETTER:
             return _dead_letter(record)
         return _entity_change(ENTITY_TABLES[topic[len(CANONICAL_PREFIX):]], record, position)

@@ -23,11 +23,12 @@ from projections.deadletters import DeadLetterWriter
 from projections.metrics import BATCH_SECONDS, BATCH_SIZE, EVENTS_APPLIED, EVENTS_REJECTED, FENCED, LAG
 from projections.offsets import stored_offsets
 from projections.settings import ProjectorSettings
-from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, ZOHO_OUTCOMES, canonical
+from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, MOODLE_OUTCOMES, ZOHO_OUTCOMES, canonical
 
 log = logging.getLogger(__name__)
 
-TOPICS: tuple[str, ...] = (*(canonical(e) for e in CANONICAL_ENTITIES), ZOHO_OUTCOMES, DEADLETTER)
+TOPICS: tuple[str, ...] = (*(canonical(e) for e in CANONICAL_ENTITIES), ZOHO_OUTCOMES, MOODLE_OUTCOMES,
+                           DEADLETTER)
 LAG_EVERY_S = 2.0
 
 

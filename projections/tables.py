@@ -150,6 +150,7 @@ ENTITY_TABLES: dict[str, EntityTable] = {t.entity: t for t in (
 )}
 
 # Tables whose rows only the projector writes; checksum and replay cover all of them.
-LOG_TABLES = ("tombstone", "zoho_sync_outcome", "zoho_sync_state", "dead_letter")
+LOG_TABLES = ("tombstone", "zoho_sync_outcome", "zoho_sync_state", "moodle_sync_outcome", "moodle_sync_state",
+              "dead_letter")
 CHILD_TABLES = tuple(t.child.table for t in ENTITY_TABLES.values() if t.child is not None)
 PROJECTION_TABLES = (*(t.table for t in ENTITY_TABLES.values()), *CHILD_TABLES, *LOG_TABLES)

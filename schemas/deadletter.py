@@ -34,6 +34,8 @@ UNDECODABLE = "undecodable_event"
 MALFORMED = "malformed_event"
 # Records Zoho refused:
 ZOHO_REJECTED = "zoho_rejected"
+# Records Moodle refused (its `{"exception", "errorcode", "message"}` answers):
+MOODLE_REJECTED = "moodle_rejected"
 
 # Reasons a fixed mapping or a fixed body can cure: `mzsync deadletter retry` re-appends these.
 RETRYABLE_RAW_REASONS: tuple[str, ...] = (

@@ -16,7 +16,7 @@ def _compose() -> dict:  # type: ignore[type-arg]
 def test_compose_has_redpanda_console_postgres_and_every_service() -> None:
     services = _compose()["services"]
     assert {"redpanda", "console", "postgres", "topics", "ingress", "control", "streams", "projector", "zoho-sink",
-            "zoho-puller", "zoho-emulator"} <= set(services)
+            "moodle-sink", "zoho-puller", "zoho-emulator"} <= set(services)
     assert services["zoho-emulator"]["profiles"] == ["emulator"]
     assert "redpanda" in services["redpanda"]["image"]
     assert "console" in services["console"]["image"]
@@ -25,7 +25,8 @@ def test_compose_has_redpanda_console_postgres_and_every_service() -> None:
 
 def test_services_use_the_same_configuration_names_as_the_embedded_stack() -> None:
     services = _compose()["services"]
-    for name in ("topics", "ingress", "control", "streams", "projector", "zoho-sink", "zoho-puller"):
+    for name in ("topics", "ingress", "control", "streams", "projector", "zoho-sink", "moodle-sink",
+                 "zoho-puller"):
         env = services[name]["environment"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
         assert env["DATABASE_URL"].startswith("postgresql://")

@@ -8,25 +8,48 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.mapping import DEFAULT_MAPPING, TenantMapping
+from schemas.topics import MOODLE_OUTCOMES
 from sinks.zoho import sink_metrics
-from sinks.zoho.mapping import GRADES, PER_GRADER, ZohoWrite, enrollment_write, fingerprint, grade_write, link_write
+from sinks.zoho.mapping import (
+    GRADES,
+    MOODLE_ID_FIELDS,
+    PER_GRADER,
+    ZohoWrite,
+    enrollment_write,
+    fingerprint,
+    grade_write,
+    link_write,
+    moodle_id_write,
+)
 from sinks.zoho.settings import SinkTenant
 
 GRADE_TOPIC = "canonical.grade"
 USER_TOPIC = "canonical.moodle_user"
 ENROLLMENT_TOPIC = "canonical.moodle_enrollment"
-TOPICS = (GRADE_TOPIC, USER_TOPIC, ENROLLMENT_TOPIC)
+TOPICS = (GRADE_TOPIC, USER_TOPIC, ENROLLMENT_TOPIC, MOODLE_OUTCOMES)
 
 Partition = tuple[str, int]
 
 
-def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant]) -> ZohoWrite | None:
-    """The write an event calls for, or None (counted by reason) when the sink has nothing to do with it."""
+def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant],
+          mapping: TenantMapping = DEFAULT_MAPPING) -> ZohoWrite | None:
+    """The write an event calls for, or None (counted by reason) when the sink has nothing to do with it.
+    `mapping`: the tenant's, naming the Zoho modules the Moodle sink's ids go to."""
     tenant = tenants.get(str(event["tenant"]))
     payload = event.get("payload")
     reason: str | None = None
     if tenant is None:
         reason = "no_zoho_account"
+    elif topic == MOODLE_OUTCOMES:
+        # The Moodle sink made or linked a user or course: its id goes into the Zoho record (one writer per topic:
+        # the Moodle sink reports, this sink writes Zoho).
+        if event["entity"] not in MOODLE_ID_FIELDS:
+            reason = "moodle_outcome_not_a_link"
+        elif event["action"] == "failed" or not event.get("moodle_id"):
+            reason = "moodle_outcome_without_id"
+        else:
+            return moodle_id_write(event, mapping.entities[str(event["entity"])].module)
     elif event["origin"] != "moodle":
         reason = "zoho_origin"  # Zoho already holds it: writing it back would be an echo
     elif topic == ENROLLMENT_TOPIC:

@@ -168,6 +168,30 @@ def link_write(event: dict[str, Any]) -> ZohoWrite:
                      zoho_id=student, fingerprint=fingerprint(fields, None), **_envelope(event))
 
 
+# The Zoho field holding the Moodle id of each entity the Moodle sink provisions.
+MOODLE_ID_FIELDS: dict[str, str] = {"student": "Student_Moodle_ID", "teacher": "Teacher_Moodle_ID",
+                                    "class": "Moodle_Class_ID"}
+
+
+def moodle_id_write(outcome: dict[str, Any], module: str) -> ZohoWrite:
+    """A Moodle sink's outcome as the Moodle id field of the Zoho record it came from, updated by Zoho id.
+
+    A student's key and fields are those of `link_write`, so the plugin's user_created event for the same account
+    (linked by streams) finds the value already written: unchanged, no second call.
+    """
+    record_key = str(outcome["record_key"])
+    fields = {MOODLE_ID_FIELDS[str(outcome["entity"])]: str(outcome["moodle_id"])}
+    raw = outcome.get("raw") or {"topic": "moodle.outcomes", "partition": 0, "offset": 0}
+    received = outcome.get("received_at") or outcome["occurred_at"]
+    return ZohoWrite(tenant=str(outcome["tenant"]), module=module, record_key=record_key, fields=fields, rows=None,
+                     zoho_id=record_key, fingerprint=fingerprint(fields, None),
+                     source_version=int(outcome.get("source_version") or 0),
+                     event_id=str(outcome.get("event_id") or ""), entity=str(outcome["entity"]),
+                     entity_id=record_key, raw=dict(raw),
+                     received_at_ms=int(received.timestamp() * 1000) if isinstance(received, datetime)
+                     else int(received))
+
+
 def enrollment_key(payload: dict[str, Any]) -> str:
     """One Zoho enrollment per Moodle user per course: a re-enrolment (new enrolment id) is the same record."""
     return f"{payload['moodle_user_id']}_{payload['course_id']}"

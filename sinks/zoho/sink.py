@@ -19,10 +19,13 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from common.settings import get_settings
+from common.tenants import TenantRegistry
 from common.zoho.budget import CreditLedger
 from common.zoho.client import ZohoClient
 from common.zoho.errors import ZohoAuthError, ZohoError, ZohoRequestError
 from schemas.codec import UnknownSchemaError, decode
+from schemas.mapping import mapping_of
 from schemas.topics import COMMANDS_ZOHO
 from sinks.zoho import sink_metrics
 from sinks.zoho.batching import TOPICS, Group, Pending, route, with_fields
@@ -51,6 +54,9 @@ class Sink:
         self.tenants = tenants
         self.state = state
         self.pending = Pending()
+        # The tenants' field mappings: which Zoho module holds the students, teachers and classes the Moodle sink
+        # reports ids for.
+        self._registry = TenantRegistry(get_settings(), required=False)
         # When the first event, and the first event that needs a write, came in since the last flush.
         self._first_at: float | None = None
         self._first_write_at: float | None = None
@@ -107,7 +113,7 @@ class Sink:
             if topic == COMMANDS_ZOHO:
                 write = await self._command(event)
             else:
-                write = route(topic, event, self.tenants)
+                write = route(topic, event, self.tenants, mapping_of(self._registry.get(str(event["tenant"]))))
         except (UnknownSchemaError, ValueError, KeyError) as exc:
             sink_metrics.SKIPPED.labels(reason="undecodable").inc()
             log.error("event the sink cannot read skipped", extra={"topic": topic, "partition": partition,
@@ -132,7 +138,8 @@ class Sink:
             return None
         log.info("retrying a write on request", extra={"tenant": command["tenant"], "entity": command["entity"],
                                                        "event_id": command["event_id"], "reason": command["reason"]})
-        return route(found.topic, found.event, self.tenants)
+        return route(found.topic, found.event, self.tenants,
+                     mapping_of(self._registry.get(str(found.event["tenant"]))))
 
     def _due(self) -> bool:
         if not self.pending.consumed or self._first_at is None:

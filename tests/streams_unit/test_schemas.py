@@ -39,7 +39,7 @@ def _example(schema: Any) -> Any:
 
 def test_kept_versions_cover_every_topic_and_keep_old_student_version() -> None:
     versions = kept_versions()
-    assert set(versions) == {*CANONICAL, "deadletter", "zoho.outcome", "command.zoho"}
+    assert set(versions) == {*CANONICAL, "deadletter", "zoho.outcome", "moodle.outcome", "command.zoho"}
     assert versions["canonical.student"] == [1, 2]
 
 
