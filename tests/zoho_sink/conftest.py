@@ -21,7 +21,7 @@ from schemas.codec import decode, encode
 from tests.infra import Infra, free_port, read_records, start_service, stop_service, wait_until
 from tests.zoho_emulator.harness import Emulator, Receiver, running_emulator, unique_field, webhook_receiver
 
-ORGS = 16
+ORGS = 32
 ENROLLMENT_KEY = "Moodle_Enrollment_Key"
 RUN = uuid.uuid4().hex[:8]
 
