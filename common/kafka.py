@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 
 def producer_config(bootstrap: str, linger_ms: int = 5) -> dict[str, Any]:
@@ -16,3 +19,23 @@ def producer_config(bootstrap: str, linger_ms: int = 5) -> dict[str, Any]:
         "compression.type": "lz4",
         "linger.ms": linger_ms,
     }
+
+
+def produce_all(producer: Producer, messages: Iterable[tuple[str, bytes, bytes]], timeout_s: float = 30.0) -> None:
+    """Send (topic, key, value) messages and wait until the broker has every one, or raise KafkaException:
+    a consumer commits its input only after what it derived from it is stored."""
+    failures: list[str] = []
+
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    for topic, key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    if producer.flush(timeout_s) or failures:
+        raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"messages not delivered: {failures[:3]}"))

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from common.kafka import producer_config
+from common.kafka import produce_all, producer_config
 from schemas.codec import UnknownSchemaError, decode
 from schemas.topics import canonical
 from sinks.moodle import sink_metrics
@@ -304,21 +304,7 @@ class Sink:
                 sink_metrics.PARKED.labels(tenant=tenant, reason=reason).set(counts.get((tenant, reason), 0))
 
     def _publish(self, messages: list[OutMessage]) -> None:
-        failures: list[str] = []
-
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(str(err))
-
-        for topic, key, value in messages:
-            while True:
-                try:
-                    self.producer.produce(topic, value, key, on_delivery=delivered)
-                    break
-                except BufferError:
-                    self.producer.poll(0.1)
-        if self.producer.flush(30) or failures:
-            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"outcomes not delivered: {failures[:3]}"))
+        produce_all(self.producer, messages)
 
     def _commit(self) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in self.pending.offsets.items()]
