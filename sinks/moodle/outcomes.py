@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import time
 
+from common.batched_consumer import Outgoing
 from schemas.codec import encode
 from schemas.deadletter import MOODLE_REJECTED, FieldError, RawPosition, dead_letter
 from schemas.keys import OutcomeKey
 from schemas.topics import DEADLETTER, MOODLE_OUTCOMES
 from sinks.moodle.provision import Outcome
 
-Message = tuple[str, bytes, bytes]
 
-
-def outcome_message(outcome: Outcome) -> Message:
+def outcome_message(outcome: Outcome) -> Outgoing:
     w = outcome.write
     record = {
         "tenant": w.tenant, "entity": w.entity, "record_key": w.zoho_id if w.kind != "enrolment" or
@@ -27,7 +26,7 @@ def outcome_message(outcome: Outcome) -> Message:
             encode("moodle.outcome", record))
 
 
-def dead_letter_message(outcome: Outcome) -> Message:
+def dead_letter_message(outcome: Outcome) -> Outgoing:
     w = outcome.write
     # One dead letter per rejected event and record, however often it is retried.
     letter = dead_letter(

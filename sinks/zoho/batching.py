@@ -1,5 +1,5 @@
-"""Consumed events -> the writes they call for, gathered until a flush; several changes to one record
-collapse to the newest (highest source_version, then the later offset)."""
+"""Consumed events -> the writes they call for, gathered per tenant and module at a flush; several changes to
+one record collapse to the newest (highest source_version, then the later offset)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ GRADE_TOPIC = "canonical.grade"
 USER_TOPIC = "canonical.moodle_user"
 ENROLLMENT_TOPIC = "canonical.moodle_enrollment"
 TOPICS = (GRADE_TOPIC, USER_TOPIC, ENROLLMENT_TOPIC, MOODLE_OUTCOMES)
-
-Partition = tuple[str, int]
 
 
 def route(topic: str, event: dict[str, Any], tenants: dict[str, SinkTenant],
@@ -135,34 +133,9 @@ class Group:
             self.superseded.append(write)
 
 
-@dataclass
-class Pending:
-    """Events consumed since the last commit: what to write, and the offsets to commit once it is written."""
-
-    events: list[tuple[Partition, ZohoWrite]] = field(default_factory=list)
-    offsets: dict[Partition, int] = field(default_factory=dict)
-    consumed: int = 0
-
-    def add(self, partition: Partition, offset: int, write: ZohoWrite | None) -> None:
-        self.consumed += 1
-        self.offsets[partition] = max(self.offsets.get(partition, 0), offset + 1)
-        if write is not None:
-            self.events.append((partition, write))
-
-    def drop(self, partitions: Iterable[Partition]) -> None:
-        """Partitions taken away by a rebalance: their uncommitted events go to the new owner."""
-        gone = set(partitions)
-        self.events = [(p, w) for p, w in self.events if p not in gone]
-        self.offsets = {p: o for p, o in self.offsets.items() if p not in gone}
-
-    def groups(self) -> list[Group]:
-        groups: dict[tuple[str, str], Group] = {}
-        for _, write in self.events:
-            key = (write.tenant, write.module)
-            groups.setdefault(key, Group(write.tenant, write.module)).add(write)
-        return list(groups.values())
-
-    def clear(self) -> None:
-        self.events.clear()
-        self.offsets.clear()
-        self.consumed = 0
+def groups(writes: Iterable[ZohoWrite]) -> list[Group]:
+    """Writes in the order they were consumed, gathered per tenant and module."""
+    out: dict[tuple[str, str], Group] = {}
+    for write in writes:
+        out.setdefault((write.tenant, write.module), Group(write.tenant, write.module)).add(write)
+    return list(out.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from common.batched_consumer import Outgoing
 from schemas.codec import encode
 from schemas.deadletter import ZOHO_REJECTED, FieldError, RawPosition, dead_letter
 from schemas.keys import OutcomeKey
@@ -12,10 +13,8 @@ from schemas.topics import DEADLETTER, ZOHO_OUTCOMES
 from sinks.zoho.mapping import LO_SUBFORM, ZohoWrite
 from sinks.zoho.writer import Outcome
 
-Message = tuple[str, bytes, bytes]
 
-
-def outcome_message(outcome: Outcome, note: str | None = None) -> Message:
+def outcome_message(outcome: Outcome, note: str | None = None) -> Outgoing:
     w = outcome.write
     record = {
         "tenant": w.tenant, "module": w.module, "record_key": w.record_key, "action": outcome.action,
@@ -34,7 +33,7 @@ def _body(write: ZohoWrite) -> bytes:
     return json.dumps(record, sort_keys=True, default=str).encode()
 
 
-def dead_letter_message(outcome: Outcome) -> Message:
+def dead_letter_message(outcome: Outcome) -> Outgoing:
     w = outcome.write
     # One dead letter per rejected event, whatever the number of times it is retried.
     letter = dead_letter(
