@@ -97,8 +97,13 @@ class Applier:
                     deletes[change.entity_key] = change
             else:
                 prev = upserts.get(change.key)
-                if prev is None or change.order >= prev.order:
+                if prev is None:
                     upserts[change.key] = change
+                    continue
+                newer, older = (change, prev) if change.order >= prev.order else (prev, change)
+                if newer.row is not None and older.row is not None:
+                    newer.row = table.carried(newer.row, older.row)
+                upserts[change.key] = newer
         # An upsert that came before a newer delete of the same record in this batch is gone.
         survivors = [u for u in upserts.values()
                      if (d := deletes.get(u.entity_key)) is None or u.order > d.order]
@@ -126,7 +131,9 @@ class Applier:
         columns = table.columns
         self._copy(table.table, columns, (r.row for r in rows if r.row is not None))
         updates = sql.SQL(", ").join(
-            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in (*ENVELOPE, *table.fields))
+            sql.SQL("{0} = CASE WHEN excluded.origin = 'zoho' THEN coalesce(excluded.{0}, x.{0}) ELSE excluded.{0} END"
+                    if c in table.moodle_only else "{0} = excluded.{0}").format(sql.Identifier(c))
+            for c in (*ENVELOPE, *table.fields))
         merge = sql.SQL(
             "INSERT INTO {t} AS x ({cols}) SELECT {cols} FROM {s} s"
             " WHERE NOT EXISTS (SELECT 1 FROM {ts} d WHERE d.tenant = s.tenant AND d.entity = %s"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -63,6 +63,8 @@ class EntityTable:
     fields: tuple[str, ...]
     converters: dict[str, Converter]
     child: ChildTable | None = None
+    # Columns only Moodle's events carry: a version from Zoho (where they have no field) leaves their values.
+    moodle_only: tuple[str, ...] = ()
 
     @property
     def id_column(self) -> str:
@@ -76,6 +78,25 @@ class EntityTable:
     def child_columns(self) -> tuple[str, ...]:
         assert self.child is not None
         return (*self.child.parent_key, "position", *self.child.fields)
+
+    def carried(self, newer: tuple[Any, ...], older: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`newer`'s row with what only Moodle knows taken from `older` when `newer` came from Zoho: in one batch,
+        as the merge does across batches."""
+        if not self.moodle_only or newer[self._origin_at] != "zoho":
+            return newer
+        out = list(newer)
+        for i in self._moodle_only_at:
+            if out[i] is None:
+                out[i] = older[i]
+        return tuple(out)
+
+    @cached_property
+    def _origin_at(self) -> int:
+        return self.columns.index("origin")
+
+    @cached_property
+    def _moodle_only_at(self) -> tuple[int, ...]:
+        return tuple(self.columns.index(c) for c in self.moodle_only)
 
     def row_key(self, tenant: str, entity_id: str, payload: dict[str, Any] | None) -> tuple[Any, ...]:
         if self.entity == "grade":
@@ -112,8 +133,10 @@ def _getter(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ..
 
 
 def _t(entity: str, fields: str, table: str | None = None, key: tuple[str, ...] = ("tenant", "id"),
-       converters: dict[str, Converter] | None = None, child: ChildTable | None = None) -> EntityTable:
-    return EntityTable(entity, table or entity, key, tuple(fields.split()), converters or {}, child)
+       converters: dict[str, Converter] | None = None, child: ChildTable | None = None,
+       moodle_only: str = "") -> EntityTable:
+    return EntityTable(entity, table or entity, key, tuple(fields.split()), converters or {}, child,
+                       tuple(moodle_only.split()))
 
 
 _STUDENT = "student_number first_name last_name full_name display_name academic_email email phone city country " \
@@ -144,7 +167,11 @@ ENTITY_TABLES: dict[str, EntityTable] = {t.entity: t for t in (
                   "note modified_at", converters={"amount": _money}),
     _t("grade", _GRADE, table="grade_attempt", key=("tenant", "grade_id", "attempt_number"),
        child=ChildTable("grade_learning_outcome", ("tenant", "grade_id", "attempt_number"), "learning_outcomes",
-                        ("code", "title", "description", "identification", "score", "feedback", "achieved"), {})),
+                        ("code", "title", "description", "identification", "score", "feedback", "achieved"), {}),
+       # The puller brings back the grades the Zoho sink wrote: Zoho's copy has no assignment, score or course.
+       moodle_only="program_id registration_id moodle_user_id student_email moodle_course_id moodle_course_idnumber "
+                   "assignment_id assignment_name raw_score max_score scale_index graded_at grader_role "
+                   "workflow_state released"),
     _t("moodle_user", "username email first_name last_name idnumber student_id link_method"),
     _t("moodle_enrollment", "moodle_user_id course_id course_idnumber role status time_start time_end"),
 )}

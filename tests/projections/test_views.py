@@ -81,6 +81,11 @@ def college(infra: Infra) -> tuple[str, str]:
         event(t, "moodle_enrollment", "e1", v, {"enrolment_id": "e1", "moodle_user_id": "101", "course_id": "900"},
               origin="moodle"),
         _outcome(t, "102_500", "failed", None, "Grade: invalid picklist value"),
+        # the puller brings back what the Zoho sink wrote for 101_500 attempt 2: Zoho's copy, without the
+        # assignment, the score or the course
+        event(t, "grade", "101_500", 2 * ATTEMPT + v + 9000, {
+            "composite_key": "101_500", "student_id": S1, "class_id": C, "unit_id": U, "attempt_number": 2,
+            "letter": "D", "learning_outcomes": [{"code": "P1", "score": 1.0, "achieved": True}]}),
     ]
     produce(infra.bootstrap, iter(events))
     # Zoho confirmed attempt 2 of 101_500: the outcome names that event's fingerprint.
@@ -110,6 +115,13 @@ def test_every_attempt_is_kept_with_its_band_and_outcomes(infra: Infra, college:
     los = query(infra, schema, "SELECT grade_id, attempt_number, code, achieved FROM grade_learning_outcome"
                                " WHERE tenant = %s AND grade_id = '101_500' ORDER BY attempt_number", t)
     assert los == [("101_500", 1, "P1", False), ("101_500", 2, "P1", True)]
+
+
+def test_zoho_copy_of_a_moodle_grade_keeps_what_only_moodle_knows(infra: Infra, college: tuple[str, str]) -> None:
+    t, schema = college
+    assert query(infra, schema, "SELECT origin, letter, raw_score, max_score, registration_id, graded_at IS NOT NULL"
+                                " FROM grade_attempt WHERE tenant = %s AND grade_id = '101_500' AND attempt_number = 2",
+                 t) == [("zoho", "D", 70.0, 100.0, R1, True)]
 
 
 def test_newer_wins_and_deletes_hold(infra: Infra, college: tuple[str, str]) -> None:
@@ -148,3 +160,21 @@ def test_records_waiting_for_a_dependency(infra: Infra, college: tuple[str, str]
     rows = query(infra, schema, "SELECT entity, entity_id, missing_entity, missing_id FROM pending_dependency"
                                 " WHERE tenant = %s ORDER BY entity, entity_id", t)
     assert rows == [("enrollment", "2009", "student", "5999"), ("payment", "3009", "registration", "4999")]
+
+
+def test_zoho_copy_applied_after_the_moodle_grade_keeps_it_synced(infra: Infra) -> None:
+    t = f"echo-{uuid.uuid4().hex[:8]}"
+    schema = new_schema()
+    migrate(infra.database_url, schema)
+    moodle = _grade(t, "103_500", S1, 1, 65.0, BASE_MS + 2000)
+    produce(infra.bootstrap, iter([moodle, _outcome(t, "103_500", "created", decode(moodle[2])[1]["fingerprint"],
+                                                    None)]))
+    catch_up(infra.bootstrap, infra.database_url, schema, end_offsets(infra.bootstrap))
+    # a batch of its own: the merge in PostgreSQL, not the one within a batch
+    produce(infra.bootstrap, iter([event(t, "grade", "103_500", ATTEMPT + BASE_MS + 9000, {
+        "composite_key": "103_500", "student_id": S1, "class_id": C, "unit_id": U, "attempt_number": 1,
+        "letter": "M"})]))
+    catch_up(infra.bootstrap, infra.database_url, schema, end_offsets(infra.bootstrap))
+    assert query(infra, schema, "SELECT origin, letter, raw_score, registration_id FROM grade_attempt"
+                                " WHERE tenant = %s", t) == [("zoho", "M", 65.0, R1)]
+    assert query(infra, schema, "SELECT sync_status FROM grade_zoho_sync WHERE tenant = %s", t) == [("synced",)]
