@@ -12,16 +12,31 @@ from typing import Any
 Lookup = Callable[[str, str], dict[str, Any] | None]
 
 
+def _class_of_course(course_id: str, idnumber: Any, lookup: Lookup, missing: list[str]) -> str | None:
+    """The class a Moodle course is for: the class whose Moodle_Class_ID names the course, else the class the
+    course's idnumber names. The Moodle sink makes courses with their class's Zoho id as idnumber and writes
+    Moodle_Class_ID into Zoho without a workflow trigger, so until a pull brings that back only the idnumber
+    tells; waiting for either, whichever comes first."""
+    course = lookup("course", course_id)
+    if course is not None:
+        return str(course["class_id"])
+    if idnumber and lookup("class", str(idnumber)) is not None:
+        return str(idnumber)
+    missing.append(f"course:{course_id}")
+    if idnumber:
+        missing.append(f"class:{idnumber}")
+    return None
+
+
 def _chain(payload: dict[str, Any], lookup: Lookup, missing: list[str]) -> dict[str, Any]:
     """class → unit → program for a grade; the ids found so far, and what is missing."""
     found: dict[str, Any] = {}
     class_id = payload.get("class_id")
     if not class_id and payload.get("moodle_course_id"):
-        course = lookup("course", str(payload["moodle_course_id"]))
-        if course is None:
-            missing.append(f"course:{payload['moodle_course_id']}")
+        class_id = _class_of_course(str(payload["moodle_course_id"]), payload.get("moodle_course_idnumber"),
+                                    lookup, missing)
+        if class_id is None:
             return found
-        class_id = course["class_id"]
     if not class_id:
         missing.append("class:?")
         return found
@@ -76,12 +91,14 @@ def resolve(entity: str, payload: dict[str, Any], student_known: bool, programs:
     elif entity == "moodle_enrollment":
         # Reaches the person stage already linked (student id from the link); the course names its class.
         course_id = str(payload.get("course_id") or "")
-        course = lookup("course", course_id) if course_id else None
-        if course is None:
-            missing.append(f"course:{course_id or '?'}")
+        class_id = None
+        if not course_id:
+            missing.append("course:?")
         else:
-            filled["class_id"] = course["class_id"]
-            cls = lookup("class", course["class_id"]) or {}
+            class_id = _class_of_course(course_id, payload.get("course_idnumber"), lookup, missing)
+        if class_id is not None:
+            filled["class_id"] = class_id
+            cls = lookup("class", class_id) or {}
             filled["class_name"] = cls.get("name")
     elif entity == "payment":
         reg_id = payload.get("registration_id")

@@ -149,20 +149,22 @@ def moodle_user(muid: int, email: str, event_id: str, *, first: str = "Lina", la
 
 
 def moodle_enrolment(muid: int, course: int, enrolment: int, event_id: str, event: str = "enrollment_created",
-                     timestamp: int = 1762061000, time_start: int = 1762060800) -> dict[str, Any]:
+                     timestamp: int = 1762061000, time_start: int = 1762060800,
+                     course_idnumber: str = "") -> dict[str, Any]:
     return moodle_event(event, event_id, timestamp, {
-        "enrolment_id": enrolment, "moodle_user_id": muid, "course_id": course, "role": "student", "status": 0,
-        "time_start": time_start})
+        "enrolment_id": enrolment, "moodle_user_id": muid, "course_id": course, "course_idnumber": course_idnumber,
+        "role": "student", "status": 0, "time_start": time_start})
 
 
 def moodle_grade(muid: int, course: int, assignment: int, score: float, event_id: str, attempt: int = 1,
                  role: str = "teacher", *, graded_at: int | None = None, grader_id: int = 19,
-                 grader_name: str = "Rania Khoury",
+                 grader_name: str = "Rania Khoury", course_idnumber: str = "",
                  outcomes: Collection[tuple[str, str, bool]] = (("P1", "Explain", True),)) -> dict[str, Any]:
     """A graded attempt; each learning outcome is (code, description, met): a met criterion scores 1 of 1."""
     graded = graded_at if graded_at is not None else 1762064095 + attempt
     return moodle_event("grade_updated", event_id, graded, {
-        "moodle_user_id": muid, "course_id": course, "assignment_id": assignment, "assignment_name": "Assignment 1",
+        "moodle_user_id": muid, "course_id": course, "course_idnumber": course_idnumber, "assignment_id": assignment,
+        "assignment_name": "Assignment 1",
         "grade_id": assignment * 10 + attempt, "raw_grade": score, "grade_max": 100.0, "attempt_number": attempt,
         "time_graded": graded, "grader": {"moodle_user_id": grader_id, "full_name": grader_name, "role": role},
         "feedback": FEEDBACK,
