@@ -29,7 +29,6 @@ from tests.infra import Infra, end_offsets, free_port, start_service, stop_servi
 from tests.moodle_emulator.harness import Emulator
 
 SERVICES = ("ingress", "streams", "projector", "sink")
-MOODLE_SERVICES = ("moodle-sink", "puller")
 MOODLE_TOKEN = "e2e-moodle-sink-token-0123456789"
 RESTART_PAUSE_S = 3.0
 
@@ -123,14 +122,15 @@ class System:
     def start(self) -> None:
         config = {"orgs": [self._org], "webhooks": {"ingress_url": self.ingress_url},
                   "faults": {"timeout_s": 3.0, "seed": 17}, "call_log_size": 50_000}
-        config_file = self.tmp / "emulator.json"
-        config_file.write_text(json.dumps(config))
-        self.emulator = start_service("stack.zoho_emulator", {}, self.tmp / "emulator.log",
-                                      f"{self.emulator_url}/healthz",
-                                      args=["--port", self.emulator_url.rsplit(":", 1)[1], "--config",
-                                            str(config_file)])
+        self.emulator = self._emulator("stack.zoho_emulator", self.emulator_url, "emulator", config)
         if self.moodle is not None:
-            self._start_moodle(self.moodle)
+            # The college's Moodle with our plugin: it signs its webhooks with the tenant's secret and sends them
+            # to this system's ingress (retried a few times: the ingress may be restarting).
+            site = {"tenant": self.tenant.name, "wwwroot": "https://lms.horizon-college.com",
+                    "moodle_webhook_secret": self.tenant.moodle_secret,
+                    "tokens": [{"token": MOODLE_TOKEN, "username": "zohosync"}]}
+            self.moodle_emulator = self._emulator("stack.moodle_emulator", self.moodle.url, "moodle-emulator", {
+                "sites": [site], "webhooks": {"ingress_url": self.ingress_url, "backoff_s": 0.2, "max_attempts": 8}})
         # A new generation would read every tenant's raw records of the whole session from offset 0; this
         # tenant has none yet, so its group starts at the end of raw.* (as `rebuild-canonical` positions one).
         self._position_streams_group()
@@ -142,19 +142,11 @@ class System:
             self._wait_healthy(url, name)
         self._supervisor.start()
 
-    def _start_moodle(self, moodle: Emulator) -> None:
-        """The college's Moodle with our plugin: it signs its webhooks with the tenant's secret and sends them to
-        this system's ingress (retried a few times: the ingress may be restarting)."""
-        config = {"sites": [{"tenant": self.tenant.name, "wwwroot": "https://lms.horizon-college.com",
-                             "moodle_webhook_secret": self.tenant.moodle_secret,
-                             "tokens": [{"token": MOODLE_TOKEN, "username": "zohosync"}]}],
-                  "webhooks": {"ingress_url": self.ingress_url, "backoff_s": 0.2, "max_attempts": 8}}
-        config_file = self.tmp / "moodle-emulator.json"
+    def _emulator(self, module: str, url: str, name: str, config: dict[str, Any]) -> subprocess.Popen[bytes]:
+        config_file = self.tmp / f"{name}.json"
         config_file.write_text(json.dumps(config))
-        self.moodle_emulator = start_service("stack.moodle_emulator", {}, self.tmp / "moodle-emulator.log",
-                                             f"{moodle.url}/healthz",
-                                             args=["--port", moodle.url.rsplit(":", 1)[1], "--config",
-                                                   str(config_file)])
+        return start_service(module, {}, self.tmp / f"{name}.log", f"{url}/healthz",
+                             args=["--port", url.rsplit(":", 1)[1], "--config", str(config_file)])
 
     def _position_streams_group(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.infra.bootstrap})
