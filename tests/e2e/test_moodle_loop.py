@@ -276,11 +276,12 @@ def full_pull(system: System, control: Service, tenant: TenantCreds, timeout: fl
     run_id = resp.json()["command"]["command_id"]
 
     def finished() -> dict[str, Any] | None:
-        runs = control_api(control, tenant, "GET", "/sync/pulls").json()["runs"]
-        return next((r for r in runs if r["run_id"] == run_id and r["status"] != "requested"
-                     and r["finished_at"]), None)
+        resp = control_api(control, tenant, "GET", "/sync/pulls")
+        if resp.status_code == 429:  # the control plane's per-tenant rate limit: ask again later
+            return None
+        return next((r for r in resp.json()["runs"] if r["run_id"] == run_id and r["finished_at"]), None)
 
-    run = wait_until(finished, timeout, 0.5)
+    run = wait_until(finished, timeout, 1.0)
     assert run, f"the full pull {run_id} did not finish in {timeout}s: " \
                 f"{control_api(control, tenant, 'GET', '/sync/pulls').json()}; {system.logs()}"
     return dict(run)
