@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ def system_factory(infra: Infra, service_env: dict[str, str], tenant_factory: Ca
                    tmp_path: Path) -> Iterator[Callable[..., System]]:
     started: list[System] = []
 
-    def make(**kwargs: float) -> System:
+    def make(**kwargs: Any) -> System:
         system = System(infra, service_env, tenant_factory(), tmp_path, **kwargs)
         started.append(system)
         system.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -62,7 +63,7 @@ def expected_state(plan: Plan) -> State:
     }
 
 
-def _rows(system: System, query: str) -> list[tuple[Any, ...]]:
+def query_rows(system: System, query: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(system.infra.database_url, connect_timeout=5) as conn:
         exists = conn.execute("SELECT to_regclass(%s)", (f"{system.schema}.dead_letter",)).fetchone()
         if exists is None or exists[0] is None:
@@ -73,7 +74,7 @@ def _rows(system: System, query: str) -> list[tuple[Any, ...]]:
 
 def observed_state(system: System) -> State:
     outcomes: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
-    for gid, attempt, code, score, feedback, achieved in _rows(
+    for gid, attempt, code, score, feedback, achieved in query_rows(
             system, "SELECT grade_id, attempt_number, code, score, feedback, achieved FROM grade_learning_outcome "
                     "WHERE tenant = %s ORDER BY grade_id, attempt_number, position"):
         outcomes.setdefault((gid, attempt), []).append((code, score, feedback, achieved))
@@ -89,15 +90,15 @@ def observed_state(system: System) -> State:
     per_key = Counter(e["Moodle_Enrollment_Key"] for e in enrolments)
     fired = system.emulator_admin("GET", "webhooks")["deliveries"]
     return {
-        "projections.student": dict(_rows(system, "SELECT id, academic_email FROM student WHERE tenant = %s")),
+        "projections.student": dict(query_rows(system, "SELECT id, academic_email FROM student WHERE tenant = %s")),
         "projections.grade_attempt": {
-            (gid, n): letter for gid, n, letter in _rows(
+            (gid, n): letter for gid, n, letter in query_rows(
                 system, "SELECT grade_id, attempt_number, letter FROM grade_attempt WHERE tenant = %s")},
         "projections.grade_learning_outcome": {key: tuple(rows) for key, rows in outcomes.items()},
         "projections.moodle_user": {
-            uid: (sid, method) for uid, sid, method in _rows(
+            uid: (sid, method) for uid, sid, method in query_rows(
                 system, "SELECT id, student_id, link_method FROM moodle_user WHERE tenant = %s")},
-        "projections.dead_letter": dict(Counter(_rows(
+        "projections.dead_letter": dict(Counter(query_rows(
             system, "SELECT reason, record_id FROM dead_letter WHERE tenant = %s"))),
         "zoho BTEC_Grades records per key": dict(Counter(g["Moodle_Grade_Composite_Key"] for g in grades)),
         "zoho BTEC_Grades": zoho_grades,
@@ -125,12 +126,14 @@ def diff(expected: State, observed: State, show: int = 5) -> list[str]:
     return lines
 
 
-def wait_for_expected(system: System, expected: State, timeout: float) -> list[str]:
-    """Poll until the system holds exactly the expected state, or `timeout` passes; the remaining difference."""
+def wait_for_expected(system: System, expected: State, timeout: float,
+                      observe: Callable[[System], State] = observed_state) -> list[str]:
+    """Poll until the system holds exactly the expected state (the sections of `expected`, as `observe` sees
+    them), or `timeout` passes; the remaining difference."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            differences = diff(expected, observed_state(system))
+            differences = diff(expected, observe(system))
         except (psycopg.OperationalError, httpx.HTTPError) as exc:  # the database is coming back
             differences = [f"could not observe: {exc}"]
         if not differences or time.monotonic() > deadline:
