@@ -64,9 +64,10 @@ class System:
             **{k: self._org[k] for k in ("client_id", "client_secret", "refresh_token")}}
         if moodle:
             # The college makes its enrollments in Zoho (the Moodle sink provisions them), so the Zoho sink does not
-            # write Moodle's enrolments back as records of their own; the puller reads every few seconds what the
-            # sink wrote with `trigger: []` (the Moodle ids), which no workflow webhook announces.
-            account["pull"] = {"interval_s": 2, "overlap_s": 2}
+            # write Moodle's enrolments back as records of their own. The puller loads the org once at start and
+            # then only when asked: nothing in the loop waits for it to bring back the Moodle ids the sink wrote
+            # with `trigger: []` (a course the Moodle sink made names its class by idnumber).
+            account["pull"] = {"interval_s": 3600, "overlap_s": 2}
         else:
             account["enrollments"] = {"key_field": "Moodle_Enrollment_Key"}
         accounts = json.dumps({"accounts": [account]})

@@ -208,13 +208,14 @@ def grades_state(system: System) -> State:
                 tuple(sorted((r["LO_Code"], r["LO_Score"]) for r in g.get("Learning_Outcomes_Assessm") or [])))
             for g in grades},
         "zoho BTEC_Grades records per key": dict(Counter(g["Moodle_Grade_Composite_Key"] for g in grades)),
-        # The joins and the letter only: once the puller reads back the grade records the Zoho sink wrote, Zoho's
-        # view of the same grade (same composite key, newer) replaces Moodle's in the projection — an echo goes that
-        # far and no further (docs/domain.md, Echo loops) — and Zoho holds no grader role, assignment or raw score.
+        # The same after a pull reads back the grade records the Zoho sink wrote: Zoho's copy (newer, without the
+        # assignment) leaves what only Moodle knows, and the grade stays synced (docs/domain.md, Echo loops).
         "projections.grade_attempt": {
             (key, attempt): rest for key, attempt, *rest in query_rows(
                 system, "SELECT grade_id, attempt_number, student_id, class_id, unit_id, program_id, registration_id,"
-                        " letter FROM grade_attempt WHERE tenant = %s")},
+                        " letter, assignment_name FROM grade_attempt WHERE tenant = %s")},
+        "projections.grade_zoho_sync": dict(query_rows(
+            system, "SELECT grade_id, sync_status FROM grade_zoho_sync WHERE tenant = %s")),
     }
 
 
@@ -252,7 +253,8 @@ def expected_grades(college: College, given: list[Given]) -> State:
         "zoho BTEC_Grades records per key": {g.key: 1 for g in given},
         "projections.grade_attempt": {
             (g.key, 1): [g.student, g.klass, college.classes[g.klass][1], college.program,
-                         college.registrations[g.student], LETTER[g.scale]] for g in given},
+                         college.registrations[g.student], LETTER[g.scale], "Assignment 1"] for g in given},
+        "projections.grade_zoho_sync": {g.key: "synced" for g in given},
     }
 
 
