@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -186,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="start from the freshly installed site the last run saved (skips Moodle's installer, "
                              "for working on the check itself; a recorded run installs afresh)")
     args = parser.parse_args(argv)
+    # Stopped from outside (a background job ignores SIGINT): the `finally` blocks still stop the product's
+    # processes, php -S and the PostgreSQL cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not (args.moodle_src / "version.php").exists():
         print(f"error: {args.moodle_src} is not a Moodle source tree", file=sys.stderr)
         return 2

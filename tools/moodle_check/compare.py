@@ -60,6 +60,8 @@ class Recorder:
     """An HTTP proxy to `upstream` that records each web-service call and its answer."""
 
     upstream: str
+    # Every call and answer as a JSON line, for diagnosis.
+    log: Path | None = None
     calls: list[Call] = field(default_factory=list)
     phase: str = "sink"
     dropped: int = 0
@@ -85,8 +87,13 @@ class Recorder:
             if len(self.calls) >= RECORD_LIMIT:
                 self.dropped += 1
                 return
-            self.calls.append(Call(len(self.calls), self.phase, meta.get("wsfunction", ""), meta.get("wstoken", ""),
-                                   [(k, v) for k, v in pairs if k not in META], status, answer))
+            call = Call(len(self.calls), self.phase, meta.get("wsfunction", ""), meta.get("wstoken", ""),
+                        [(k, v) for k, v in pairs if k not in META], status, answer)
+            self.calls.append(call)
+            if self.log is not None:
+                with self.log.open("a") as out:
+                    out.write(json.dumps({"seq": call.seq, "phase": call.phase, "wsfunction": call.wsfunction,
+                                          "params": call.params, "status": status, "answer": answer}) + "\n")
 
     @contextmanager
     def running(self, port: int) -> Iterator[Recorder]:

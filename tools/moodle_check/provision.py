@@ -31,7 +31,8 @@ FUNCTIONS = ("core_user_get_users_by_field", "core_user_create_users", "core_use
              "core_course_create_courses", "core_course_update_courses", "enrol_manual_enrol_users",
              "enrol_manual_unenrol_users")
 CAPABILITIES = ("webservice/rest:use", "moodle/user:viewdetails", "moodle/user:viewalldetails",
-                "moodle/user:viewhiddendetails", "moodle/course:useremail", "moodle/user:create",
+                "moodle/user:viewhiddendetails", "moodle/site:viewuseridentity", "moodle/site:viewfullnames",
+                "moodle/user:create",
                 "moodle/user:update", "moodle/category:viewhiddencategories", "moodle/category:manage",
                 "moodle/course:view", "moodle/course:viewhiddencourses", "moodle/course:create",
                 "moodle/course:visibility", "moodle/course:update", "moodle/course:changecategory",
@@ -46,7 +47,7 @@ STUDENTS = {"new1": ("Nora", "New"), "new2": ("Omar", "Next"), "idn": ("Ida", "N
             "user": ("Uma", "User"), "wd": ("Will", "Withdrawn")}
 IN_A = ("new1", "new2", "idn", "wd")
 IN_B = ("mail", "user")
-WAIT_S = 240.0
+WAIT_S = 180.0
 
 
 def email(key: str) -> str:
@@ -252,7 +253,7 @@ class Provisioning:
         tenant, _ = self.product.tenant()
         ports = self.product.ports
         with WebServer(self.site, ports.moodle_web) as web:
-            recorder = compare.Recorder(web.url)
+            recorder = compare.Recorder(web.url, log=self.site.work / "ws-calls.jsonl")
             with recorder.running(ports.recorder):
                 self._scenario(tenant, ids, recorder)
                 self._compare(recorder)
