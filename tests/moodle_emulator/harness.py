@@ -25,7 +25,7 @@ DEBUG_TOKEN = "debug-site-token-012345678"
 WWWROOT = "https://lms.abchorizon.com"
 # What the least-privilege token's user lacks.
 MISSING = ["moodle/user:create", "moodle/course:update", "enrol/manual:enrol", "moodle/category:manage",
-           "moodle/user:viewalldetails"]
+           "moodle/user:viewalldetails", "moodle/site:viewuseridentity", "moodle/site:viewfullnames"]
 
 
 def php_pairs(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -32,8 +32,8 @@ FUNCTIONS = ("core_user_get_users_by_field", "core_user_create_users", "core_use
              "enrol_manual_unenrol_users")
 CAPABILITIES = ("webservice/rest:use", "moodle/user:viewdetails", "moodle/user:viewalldetails",
                 "moodle/user:viewhiddendetails", "moodle/site:viewuseridentity", "moodle/site:viewfullnames",
-                "moodle/user:create",
-                "moodle/user:update", "moodle/category:viewhiddencategories", "moodle/category:manage",
+                "moodle/user:create", "moodle/user:update", "moodle/category:viewhiddencategories",
+                "moodle/category:manage",
                 "moodle/course:view", "moodle/course:viewhiddencourses", "moodle/course:create",
                 "moodle/course:visibility", "moodle/course:update", "moodle/course:changecategory",
                 "moodle/course:changefullname", "moodle/course:changeshortname", "moodle/course:changeidnumber",
