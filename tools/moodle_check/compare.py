@@ -190,8 +190,10 @@ def compare_answers(real: Any, emulated: Any) -> list[str]:
     if real_error or emu_error:
         if not (real_error and emu_error):
             return [f"Moodle answered {_brief(real)}, the emulator {_brief(emulated)}"]
+        # Messages compared with their numbers masked: they name ids, which differ between the two sites.
         out = [f"{k}: Moodle {real_error.get(k)!r}, emulator {emu_error.get(k)!r}"
-               for k in ("exception", "errorcode", "message") if real_error.get(k) != emu_error.get(k)]
+               for k in ("exception", "errorcode", "message")
+               if _masked(real_error.get(k)) != _masked(emu_error.get(k))]
         if set(real_error) != set(emu_error):
             out.append(f"error keys: Moodle {sorted(real_error)}, emulator {sorted(emu_error)}")
         return out
@@ -200,6 +202,10 @@ def compare_answers(real: Any, emulated: Any) -> list[str]:
     out += [f"{path}: Moodle {n} items, emulator {emu_counts.get(path)}" for path, n in real_counts.items()
             if emu_counts.get(path, n) != n]
     return out
+
+
+def _masked(value: Any) -> Any:
+    return re.sub(r"\d+", "#", value) if isinstance(value, str) else value
 
 
 def _brief(answer: Any) -> str:
@@ -283,7 +289,15 @@ class Difference:
 
 
 # Differences docs/moodle-emulator.md lists as known unfaithfulness: (function, words of the difference).
-KNOWN: tuple[tuple[str, str], ...] = ()
+KNOWN: tuple[tuple[str, str], ...] = (
+    # `ids` naming a missing course: Moodle 4.3 on PHP 8 fails with a PHP Error; the emulator warns and skips it.
+    ("core_course_get_courses_by_field", "contextvalidated"),
+    # A real function the emulator does not implement: Moodle says it is not in the service, the emulator that
+    # it does not exist.
+    ("core_user_delete_users", "accessexception"),
+    ("core_user_delete_users", "webservice_access_exception"),
+    ("core_user_delete_users", "Access control exception"),
+)
 
 
 def known(d: Difference) -> bool:

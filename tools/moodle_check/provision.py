@@ -391,6 +391,7 @@ class Provisioning:
         token, limited = self.web["token"], self.web["limited_token"]
         course_a = next(c for c in state["courses"] if c["idnumber"] == z.classes["A"])
         new1 = accounts(state)[email("new1")][0]
+        other = accounts(state)[email("new2")][0]
         someone = {"username": "pv.probe", "firstname": "Pro", "lastname": "Be", "email": f"pv.probe@{DOMAIN}",
                    "password": "Check#Passw0rd"}
         probes: list[tuple[str, str, dict[str, Any]]] = [
@@ -411,6 +412,22 @@ class Provisioning:
             (token, "core_course_update_courses", {"courses": [{"id": 999999, "fullname": "Gone"}]}),
             (token, "enrol_manual_enrol_users", {"enrolments": [
                 {"roleid": 5, "userid": 999999, "courseid": course_a["id"]}]}),
+            (token, "enrol_manual_enrol_users", {"enrolments": [
+                {"roleid": 1, "userid": new1["id"], "courseid": course_a["id"]}]}),
+            (token, "enrol_manual_enrol_users", {"enrolments": [{"roleid": 5, "userid": new1["id"], "courseid": 1}]}),
+            (token, "core_user_update_users", {"users": [{"id": new1["id"], "username": other["username"]}]}),
+            (token, "core_user_create_users", {"users": [someone | {"email": "not-an-address"}]}),
+            (token, "core_user_get_users_by_field", {"field": "username", "values": [new1["username"].upper()]}),
+            (token, "core_course_create_courses", {"courses": [
+                {"fullname": "Probe", "shortname": "PV-PROBE", "categoryid": "abc"}]}),
+            (token, "core_course_update_courses", {"courses": [{"id": course_a["id"], "enddate": 1830000000}]}),
+            (token, "core_course_get_courses_by_field", {"field": "idnumber", "value": z.classes["A"]}),
+            (token, "core_course_get_courses_by_field", {"field": "ids", "value": f"{course_a['id']},999999"}),
+            (token, "core_course_get_categories", {"criteria": [{"key": "idnumber", "value": z.program}]}),
+            (token, "core_user_delete_users", {"userids": [new1["id"]]}),
+            # The last ones change the site: a student unenrolled, then again (not enrolled any more: skipped).
+            *[(token, "enrol_manual_unenrol_users", {"enrolments": [{"userid": other["id"],
+                                                                      "courseid": course_a["id"]}]})] * 2,
         ]
         with httpx.Client(timeout=60) as http:
             for wstoken, function, params in probes:
@@ -421,8 +438,8 @@ class Provisioning:
     def _compare(self, recorder: compare.Recorder) -> None:
         config = {"sites": [{"tenant": "default", "wwwroot": "http://127.0.0.1", "services": {
             "moodle_zoho_sync": list(FUNCTIONS)}, "tokens": [
-            {"token": "emulator-sink-token", "username": "zohosync"},
-            {"token": "emulator-limited-token", "username": "zohosynclimited",
+            {"token": "emulator-sink-token", "username": "zohosync", "assignable_roles": [3, 5]},
+            {"token": "emulator-limited-token", "username": "zohosynclimited", "assignable_roles": [3, 5],
              "missing_capabilities": ["moodle/user:create"]}]}]}
         tokens = {self.web["token"]: "emulator-sink-token", self.web["limited_token"]: "emulator-limited-token"}
         with compare.emulator(config, self.product.ports.moodle_emulator, self.site.work) as url:
