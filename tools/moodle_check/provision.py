@@ -380,7 +380,7 @@ class Provisioning:
             return f"{field_name} {sum(found.get(k) == want[k] for k in keys)}/{len(keys)}"
 
         expected = "Student_Moodle_ID 6/6, Teacher_Moodle_ID 2/2, Moodle_Class_ID 2/2"
-        return Result("provisioning: Moodle ids back in Zoho (trigger [])", expected,
+        return Result("provisioning: Moodle ids back in Zoho", expected,
                       ", ".join(count(f) for f in ("Student_Moodle_ID", "Teacher_Moodle_ID", "Moodle_Class_ID")))
 
     # -- the comparison with the emulator ------------------------------------------------------------------------
