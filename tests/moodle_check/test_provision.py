@@ -7,7 +7,7 @@ import re
 
 from common.settings import PROJECT_ROOT
 from tools.moodle_check.compare import Call, IdMap, compare_answers, learn, shape, translate
-from tools.moodle_check.provision import CAPABILITIES, FUNCTIONS
+from tools.moodle_check.provision import CAPABILITIES, FUNCTIONS, written
 
 
 def _token_section() -> str:
@@ -66,3 +66,9 @@ def test_replayed_parameters_name_the_emulators_records() -> None:
                                                                        {"id": 21, "username": "b"}])
     learn(create, [{"id": 11, "username": "a"}, {"id": 12, "username": "b"}], ids)
     assert (ids.get("user", "20"), ids.get("user", "21"), ids.get("user", "99")) == ("11", "12", "99")
+
+
+def test_a_write_is_summed_up_by_its_fields_ids_without_their_values() -> None:
+    call = Call(11, "sink", "core_user_update_users", "t", [("users[0][id]", "20"), ("users[0][suspended]", "1")],
+                200, {"warnings": []})
+    assert written(call) == "core_user_update_users [id, suspended=1]"

@@ -48,6 +48,8 @@ STUDENTS = {"new1": ("Nora", "New"), "new2": ("Omar", "Next"), "idn": ("Ida", "N
 IN_A = ("new1", "new2", "idn", "wd")
 IN_B = ("mail", "user")
 WAIT_S = 180.0
+# The classes' and enrollments' start date, 2026-09-01, as Moodle's timestamp.
+START = 1788220800
 
 
 def email(key: str) -> str:
@@ -137,6 +139,15 @@ def create_classes(product: Product, z: Zoho, hand_course: int) -> None:
             z.enrollments[key] = product.zoho_create(api, "BTEC_Enrollments", {
                 "Enrolled_Students": {"id": z.students[key]}, "Classes": {"id": z.classes["A" if key in IN_A else "B"]},
                 "Start_Date": "2026-09-01", "Enrollment_Type": "Normal"})
+
+
+def written(call: compare.Call) -> str:
+    """A write call as its function and the fields of its records, with the values of those that are not ids."""
+    fields: set[str] = set()
+    for name, value in call.params:
+        key = name.rsplit("[", 1)[-1].rstrip("]")
+        fields.add(key if key in ("id", "userid", "courseid") else f"{key}={value}")
+    return f"{call.wsfunction} [{', '.join(sorted(fields))}]"
 
 
 # -- what the site holds ---------------------------------------------------------------------------------------
@@ -285,6 +296,7 @@ class Provisioning:
                                    expected_enrolments(False), enrolment_summary(state, z)))
 
         # 2. A withdrawal and the end of an enrollment.
+        mark = recorder.mark()
         with self.product.zoho_api() as api:
             self.product.zoho_update(api, "BTEC_Students", z.students["wd"], {"Status": "Withdraw"})
             yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
@@ -296,6 +308,10 @@ class Provisioning:
             "provisioning: withdrawal suspends the account, an ended enrollment the enrolment",
             "wd suspended=1, enrolments " + expected_enrolments(True),
             f"wd suspended={wd[0]['suspended'] if wd else '-'}, enrolments {enrolment_summary(state, z)}"))
+        self.results.append(Result("provisioning: a change writes only what changed",
+                                   "core_user_update_users [id, suspended=1]; enrol_manual_enrol_users [courseid, "
+                                   f"roleid=5, suspend=1, timestart={START}, userid]",
+                                   "; ".join(written(c) for c in recorder.since(mark) if c.write) or "no write"))
         problems = account_problems(state, z, self.product.zoho_records("BTEC_Students"))
         self.results.append(Result("provisioning: one account per Zoho student and teacher, Zoho's values",
                                    "no problem", "; ".join(problems) or "no problem"))
