@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -36,11 +37,6 @@ class Ports:
     streams: int = 38266
     projector: int = 38268
     sink: int = 38270
-    moodle_sink: int = 38274
-    # php -S serving the real Moodle, the recording proxy in front of it, the emulator the calls are replayed on.
-    moodle_web: int = 38276
-    recorder: int = 38277
-    moodle_emulator: int = 38278
 
 
 class Product:
@@ -59,6 +55,7 @@ class Product:
             "ZOHO_ACCOUNTS_FILE": str(stack_dir / "zoho-accounts.json"), "LOG_LEVEL": "INFO",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.moodle_sink_port = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -97,13 +94,14 @@ class Product:
     def start_moodle_sink(self, name: str, sites: list[dict[str, Any]], group: str) -> None:
         """`python -m sinks.moodle` as `make run` starts it, with the given sites and consumer group (a new group
         reads every canonical event again: the re-run)."""
+        self.moodle_sink_port = free_port()
         env = {**os.environ, **self.env, "MOODLE_SITES_JSON": json.dumps({"sites": sites}),
-               "MOODLE_SINK_GROUP_ID": group, "MOODLE_SINK_METRICS_PORT": str(self.ports.moodle_sink),
+               "MOODLE_SINK_GROUP_ID": group, "MOODLE_SINK_METRICS_PORT": str(self.moodle_sink_port),
                "MOODLE_SINK_LINGER_MS": "500", "MOODLE_SINK_RETRY_PAUSE_S": "2"}
         out = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "sinks.moodle"], env=env, stdout=out,
                                             stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-        self._healthy(f"http://127.0.0.1:{self.ports.moodle_sink}/metrics", name)
+        self._healthy(f"http://127.0.0.1:{self.moodle_sink_port}/metrics", name)
 
     def stop_service(self, name: str) -> None:
         proc = self.procs.pop(name)
@@ -230,6 +228,14 @@ class Product:
             return values
         finally:
             consumer.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now. The check's later helpers take one each: a fixed port in the ephemeral range
+    is sometimes held by an outgoing connection of the product (seen: "address already in use")."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:

@@ -21,7 +21,7 @@ import httpx
 from sinks.moodle.client import php_pairs
 from tools.moodle_check import compare
 from tools.moodle_check.checks import Result
-from tools.moodle_check.product import Product, wait_for
+from tools.moodle_check.product import Product, free_port, wait_for
 from tools.moodle_check.site import PHP, Site
 
 # docs/moodle-sink.md, "A least-privilege token": the service's functions and the role's capabilities (a test
@@ -262,10 +262,9 @@ class Provisioning:
 
     def run(self, ids: dict[str, Any]) -> list[Result]:
         tenant, _ = self.product.tenant()
-        ports = self.product.ports
-        with WebServer(self.site, ports.moodle_web) as web:
+        with WebServer(self.site, free_port()) as web:
             recorder = compare.Recorder(web.url, log=self.site.work / "ws-calls.jsonl")
-            with recorder.running(ports.recorder):
+            with recorder.running(free_port()):
                 self._scenario(tenant, ids, recorder)
                 self._compare(recorder)
         return self.results
@@ -329,7 +328,7 @@ class Provisioning:
         records = {(o["entity"], o["record_key"]) for o in outcomes}
         mark = recorder.mark()
         self.product.start_moodle_sink("moodle-sink-rerun", [site], "moodle-check-provisioning-rerun")
-        port = self.product.ports.moodle_sink
+        port = self.product.moodle_sink_port
         wait_for(lambda: self.product.metric("moodle_sink_outcomes_total", port, tenant=tenant),
                  lambda n: n >= len(records), WAIT_S)
         time.sleep(3)  # a write would follow its lookups within the same flush
@@ -458,7 +457,7 @@ class Provisioning:
             {"token": "emulator-limited-token", "username": "zohosynclimited", "assignable_roles": [3, 5],
              "missing_capabilities": ["moodle/user:create"]}]}]}
         tokens = {self.web["token"]: "emulator-sink-token", self.web["limited_token"]: "emulator-limited-token"}
-        with compare.emulator(config, self.product.ports.moodle_emulator, self.site.work) as url:
+        with compare.emulator(config, free_port(), self.site.work) as url:
             ids = compare.seed(url, self.before, SITE_USERS)
             found = compare.replay(recorder.calls, f"{url}/webservice/rest/server.php", tokens, ids)
         self.differences = [str(d) for d in found]
