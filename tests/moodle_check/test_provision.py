@@ -69,6 +69,7 @@ def test_replayed_parameters_name_the_emulators_records() -> None:
 
 
 def test_a_write_is_summed_up_by_its_fields_ids_without_their_values() -> None:
-    call = Call(11, "sink", "core_user_update_users", "t", [("users[0][id]", "20"), ("users[0][suspended]", "1")],
-                200, {"warnings": []})
-    assert written(call) == "core_user_update_users [id, suspended=1]"
+    call = Call(11, "sink", "core_user_update_users", "t", [
+        ("users[0][id]", "20"), ("users[0][suspended]", "1"), ("users[1][id]", "21"), ("users[1][lastname]", "New")],
+        200, {"warnings": []})
+    assert written(call) == ["core_user_update_users [id, suspended=1]", "core_user_update_users [id, lastname=New]"]

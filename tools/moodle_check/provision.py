@@ -130,24 +130,30 @@ def create_zoho(product: Product) -> Zoho:
 
 def create_classes(product: Product, z: Zoho, hand_course: int) -> None:
     with product.zoho_api() as api:
-        for key, teacher, extra in (("A", "pat", {}), ("B", "tarek", {"Moodle_Class_ID": str(hand_course)})):
+        # A: a new course; B: linked by Moodle_Class_ID; C (no teacher): linked by the course's idnumber, which the
+        # check gives a course made by hand once C's Zoho id is known.
+        classes: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("A", {"Teacher": {"id": z.teachers["pat"]}}),
+            ("B", {"Teacher": {"id": z.teachers["tarek"]}, "Moodle_Class_ID": str(hand_course)}), ("C", {}))
+        for key, extra in classes:
             z.classes[key] = product.zoho_create(api, "BTEC_Classes", {
-                "Class_Name": f"PV Class {key} 2026", "BTEC_Program": {"id": z.program},
-                "Teacher": {"id": z.teachers[teacher]}, "Class_Status": "Active", "Start_Date": "2026-09-01",
-                "End_Date": "2027-06-30", **extra})
+                "Class_Name": f"PV Class {key} 2026", "BTEC_Program": {"id": z.program}, "Class_Status": "Active",
+                "Start_Date": "2026-09-01", "End_Date": "2027-06-30", **extra})
         for key in (*IN_A, *IN_B):
             z.enrollments[key] = product.zoho_create(api, "BTEC_Enrollments", {
                 "Enrolled_Students": {"id": z.students[key]}, "Classes": {"id": z.classes["A" if key in IN_A else "B"]},
                 "Start_Date": "2026-09-01", "Enrollment_Type": "Normal"})
 
 
-def written(call: compare.Call) -> str:
-    """A write call as its function and the fields of its records, with the values of those that are not ids."""
-    fields: set[str] = set()
+def written(call: compare.Call) -> list[str]:
+    """Each record of a write call as the function and its fields, with the values of those that are not ids
+    (per record, so how the sink's flushes happened to batch them does not matter)."""
+    records: dict[str, set[str]] = {}
     for name, value in call.params:
-        key = name.rsplit("[", 1)[-1].rstrip("]")
-        fields.add(key if key in ("id", "userid", "courseid") else f"{key}={value}")
-    return f"{call.wsfunction} [{', '.join(sorted(fields))}]"
+        record, _, key = name.rpartition("[")
+        key = key.rstrip("]")
+        records.setdefault(record, set()).add(key if key in ("id", "userid", "courseid") else f"{key}={value}")
+    return [f"{call.wsfunction} [{', '.join(sorted(fields))}]" for fields in records.values()]
 
 
 # -- what the site holds ---------------------------------------------------------------------------------------
@@ -206,18 +212,18 @@ def account_problems(state: dict[str, Any], z: Zoho, zoho_students: list[dict[st
     return problems
 
 
-def course_summary(state: dict[str, Any], z: Zoho, hand_course: int) -> str:
+def course_summary(state: dict[str, Any], z: Zoho, hand: set[int]) -> str:
     category = next((c for c in state["categories"] if c["idnumber"] == z.program), None)
     if category is None:
         return "no category for the program"
     parts = [f"category {category['name']!r}"]
-    for key in ("A", "B"):
+    for key in ("A", "B", "C"):
         found = [c for c in state["courses"] if c["idnumber"] == z.classes.get(key)]
         if len(found) != 1:
             parts.append(f"class {key}: {len(found)} courses")
             continue
         c = found[0]
-        made = "linked #hand" if c["id"] == hand_course else "new course"
+        made = "linked #hand" if c["id"] in hand else "new course"
         inside = "in it" if c["categoryid"] == category["id"] else f"in category {c['categoryid']}"
         parts.append(f"class {key}: {made} {c['shortname']!r} {inside}")
     return "; ".join(parts)
@@ -225,7 +231,7 @@ def course_summary(state: dict[str, Any], z: Zoho, hand_course: int) -> str:
 
 def expected_courses() -> str:
     return ("category 'BTEC Level 3 Provisioning check'; class A: new course 'PV Class A 2026' in it; "
-            "class B: linked #hand 'PV Class B 2026' in it")
+            "class B: linked #hand 'PV Class B 2026' in it; class C: linked #hand 'PV Class C 2026' in it")
 
 
 def enrolment_summary(state: dict[str, Any], z: Zoho) -> str:
@@ -241,7 +247,9 @@ def enrolment_summary(state: dict[str, Any], z: Zoho) -> str:
 def expected_enrolments(ended: bool) -> str:
     rows = [f"A:{k}/student/{'suspended' if ended and k == 'new2' else 'active'}" for k in IN_A]
     rows += [f"B:{k}/student/active" for k in IN_B]
-    rows += ["A:pat.provision/editingteacher/active", "B:mc.teacher/editingteacher/active"]
+    # The change of class A's teacher (with the end of the enrollment) moves the editing teacher's enrolment.
+    rows += [f"A:{'mc.teacher' if ended else 'pat.provision'}/editingteacher/active",
+             "B:mc.teacher/editingteacher/active"]
     return " ".join(sorted(rows))
 
 
@@ -279,18 +287,22 @@ class Provisioning:
             "courses": [{"fullname": "Made by hand", "shortname": "PV-HAND"}]})
         hand, hand_course = made["accounts"], int(made["courses"][0])
         create_classes(self.product, z, hand_course)
+        by_idnumber = self.site.drive("accounts", {"accounts": [], "courses": [
+            {"fullname": "Made by hand, with the class's id", "shortname": "PV-BY-IDNUMBER",
+             "idnumber": z.classes["C"]}]})
+        hand_courses = {hand_course, int(by_idnumber["courses"][0])}
         before = self.before = self.state()
         site = {"tenant": tenant, "url": recorder.url, "token": self.web["token"], "timeout_s": 60}
         self.product.start_moodle_sink("moodle-sink", [site], "moodle-check-provisioning")
 
         # 1. Everything provisioned.
         state = wait_for(self.state, lambda s: enrolment_summary(s, z) == expected_enrolments(False)
-                         and course_summary(s, z, hand_course) == expected_courses(), WAIT_S)
+                         and course_summary(s, z, hand_courses) == expected_courses(), WAIT_S)
         outcomes = self.product.outcomes(tenant)
         self.results.append(Result("provisioning: accounts created or linked (idnumber, e-mail, username)",
                                    expected_accounts(z, hand, int(ids["teacher"])), found_accounts(outcomes, z)))
         self.results.append(Result("provisioning: category and courses (one linked by Moodle_Class_ID)",
-                                   expected_courses(), course_summary(state, z, hand_course)))
+                                   expected_courses(), course_summary(state, z, hand_courses)))
         self.results.append(Result("provisioning: enrolments (students, class teacher as editing teacher)",
                                    expected_enrolments(False), enrolment_summary(state, z)))
 
@@ -300,17 +312,21 @@ class Provisioning:
             self.product.zoho_update(api, "BTEC_Students", z.students["wd"], {"Status": "Withdraw"})
             yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
             self.product.zoho_update(api, "BTEC_Enrollments", z.enrollments["new2"], {"End_Date": yesterday})
+            self.product.zoho_update(api, "BTEC_Classes", z.classes["A"], {"Teacher": {"id": z.teachers["tarek"]}})
         state = wait_for(self.state, lambda s: enrolment_summary(s, z) == expected_enrolments(True) and any(
             u["suspended"] for u in accounts(s).get(email("wd"), [])), WAIT_S)
         wd = accounts(state).get(email("wd"), [])
         self.results.append(Result(
-            "provisioning: withdrawal suspends the account, an ended enrollment the enrolment",
+            "provisioning: withdrawal suspends the account, an ended enrollment the enrolment, a new class teacher "
+            "replaces the old",
             "wd suspended=1, enrolments " + expected_enrolments(True),
             f"wd suspended={wd[0]['suspended'] if wd else '-'}, enrolments {enrolment_summary(state, z)}"))
-        self.results.append(Result("provisioning: a change writes only what changed",
-                                   "core_user_update_users [id, suspended=1]; enrol_manual_enrol_users [courseid, "
-                                   f"roleid=5, suspend=1, timestart={START}, userid]",
-                                   "; ".join(written(c) for c in recorder.since(mark) if c.write) or "no write"))
+        self.results.append(Result(
+            "provisioning: a change writes only what changed",
+            "core_user_update_users [id, suspended=1]; enrol_manual_enrol_users [courseid, roleid=3, suspend=0, "
+            f"userid]; enrol_manual_enrol_users [courseid, roleid=5, suspend=1, timestart={START}, userid]; "
+            "enrol_manual_unenrol_users [courseid, userid]",
+            "; ".join(sorted(r for c in recorder.since(mark) if c.write for r in written(c))) or "no write"))
         problems = account_problems(state, z, self.product.zoho_records("BTEC_Students"))
         self.results.append(Result("provisioning: one account per Zoho student and teacher, Zoho's values",
                                    "no problem", "; ".join(problems) or "no problem"))
@@ -319,7 +335,7 @@ class Provisioning:
         mark = recorder.mark()
         self.site.run_adhoc_tasks()
         self.results.append(self._events(state, before))
-        self.results.append(self._links(z, state, hand_course))
+        self.results.append(self._links(z, state))
         self.results.append(Result("provisioning: no echo (calls after the plugin's events were ingested)",
                                    "0 write calls", f"{sum(c.write for c in recorder.since(mark))} write calls"))
 
@@ -368,7 +384,7 @@ class Provisioning:
                       f"user_created {len(users)}/{len(made_users)}, "
                       f"enrollment_created {len(enrols)}/{len(made_enrol)}")
 
-    def _links(self, z: Zoho, state: dict[str, Any], hand_course: int) -> Result:
+    def _links(self, z: Zoho, state: dict[str, Any]) -> Result:
         """Student_Moodle_ID, Teacher_Moodle_ID and Moodle_Class_ID in Zoho: the Moodle ids."""
         by_email = accounts(state)
         course_of = {c["idnumber"]: str(c["id"]) for c in state["courses"]}
@@ -377,7 +393,7 @@ class Provisioning:
         want |= {("BTEC_Teachers", z.teachers[k], "Teacher_Moodle_ID"): str(by_email[address][0]["id"])
                  for k, address in (("pat", f"pat.provision@{DOMAIN}"), ("tarek", f"mc.teacher@{DOMAIN}"))
                  if by_email.get(address)}
-        want |= {("BTEC_Classes", z.classes[k], "Moodle_Class_ID"): course_of.get(z.classes[k], "-") for k in "AB"}
+        want |= {("BTEC_Classes", z.classes[k], "Moodle_Class_ID"): course_of.get(z.classes[k], "-") for k in "ABC"}
 
         def held() -> dict[tuple[str, str, str], str]:
             out: dict[tuple[str, str, str], str] = {}
@@ -394,7 +410,7 @@ class Provisioning:
             keys = [k for k in want if k[2] == field_name]
             return f"{field_name} {sum(found.get(k) == want[k] for k in keys)}/{len(keys)}"
 
-        expected = "Student_Moodle_ID 6/6, Teacher_Moodle_ID 2/2, Moodle_Class_ID 2/2"
+        expected = "Student_Moodle_ID 6/6, Teacher_Moodle_ID 2/2, Moodle_Class_ID 3/3"
         return Result("provisioning: Moodle ids back in Zoho", expected,
                       ", ".join(count(f) for f in ("Student_Moodle_ID", "Teacher_Moodle_ID", "Moodle_Class_ID")))
 
