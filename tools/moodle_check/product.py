@@ -60,8 +60,11 @@ class Product:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def _stack(self, command: str) -> None:
-        subprocess.run([sys.executable, "-m", "stack", command], env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
-                       check=True, capture_output=True, timeout=300)
+        proc = subprocess.run([sys.executable, "-m", "stack", command], env={**os.environ, **self.env},
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-10:]
+            raise RuntimeError(f"python -m stack {command} exited {proc.returncode}:\n  " + "\n  ".join(tail))
 
     def start(self) -> None:
         """A fresh stack (no data from an earlier run: Moodle ids repeat between fresh sites) and the services."""
