@@ -301,7 +301,7 @@ class Provisioning:
         outcomes = self.product.outcomes(tenant)
         self.results.append(Result("provisioning: accounts created or linked (idnumber, e-mail, username)",
                                    expected_accounts(z, hand, int(ids["teacher"])), found_accounts(outcomes, z)))
-        self.results.append(Result("provisioning: category and courses (one linked by Moodle_Class_ID)",
+        self.results.append(Result("provisioning: category and courses (linked by Moodle_Class_ID and by idnumber)",
                                    expected_courses(), course_summary(state, z, hand_courses)))
         self.results.append(Result("provisioning: enrolments (students, class teacher as editing teacher)",
                                    expected_enrolments(False), enrolment_summary(state, z)))
