@@ -37,6 +37,10 @@ class TokenConfig(_Strict):
     service: str = "moodle_zoho_sync"
     # Capabilities the user's role lacks, for least-privilege tests: such a call fails with `nopermissions`.
     missing_capabilities: list[str] = Field(default_factory=list)
+    # Role ids the user's role is allowed to assign in a course (Define roles → Allow role assignments); None: what
+    # an administrator may assign (manager, teachers, student, the IV role). Enrolling with another role fails with
+    # `wsusercannotassign`, as a real site answers a least-privilege token allowed only student and teacher.
+    assignable_roles: list[int] | None = None
 
 
 class SiteConfig(_Strict):

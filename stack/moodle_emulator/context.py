@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from stack.moodle_emulator.config import SiteConfig, TokenConfig
 from stack.moodle_emulator.errors import CAPABILITY_NAMES, no_permission
-from stack.moodle_emulator.store import SiteStore, User
+from stack.moodle_emulator.store import COURSE_ASSIGNABLE_ROLES, SiteStore, User
 
 # filter_var(FILTER_VALIDATE_EMAIL) in spirit (PHPMailer's default check), and Moodle also refuses < and >.
 _EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -33,6 +33,11 @@ class Call:
 
     def has(self, capability: str) -> bool:
         return capability not in self.token.missing_capabilities
+
+    def can_assign(self, roleid: int) -> bool:
+        """get_assignable_roles() of a course for the token's user."""
+        allowed = self.token.assignable_roles
+        return roleid in (COURSE_ASSIGNABLE_ROLES if allowed is None else set(allowed) & COURSE_ASSIGNABLE_ROLES)
 
     def require(self, capability: str) -> None:
         """require_capability(): the token's user holds every capability but the configured missing ones."""

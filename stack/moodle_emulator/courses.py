@@ -315,7 +315,9 @@ def course_info(call: Call, course: Course) -> dict[str, Any]:
         "shortname": course.shortname, "courseimage": _course_image(course), "categoryid": course.category,
         "categoryname": category.name if category else "", "sortorder": store.course_sortorder(course),
         "summary": course.summary, "summaryformat": 1, "summaryfiles": [], "overviewfiles": [],
-        "showactivitydates": course.format != "site", "showcompletionconditions": course.format != "site",
+        # The site course's column is NULL in a real 4.3.
+        "showactivitydates": course.format != "site",
+        "showcompletionconditions": None if course.format == "site" else True,
         "contacts": contacts, "enrollmentmethods": methods,
     }
     if call.has("moodle/course:update"):
@@ -331,8 +333,9 @@ def course_info(call: Call, course: Course) -> dict[str, Any]:
                     requested=0, cacherev=course.cacherev)
     info["filters"] = [{"filter": f, "localstate": 0, "inheritedstate": 1} for f in _FILTERS]
     if course.format == "topics":
-        info["courseformatoptions"] = [{"name": "hiddensections", "value": "1"},
-                                       {"name": "coursedisplay", "value": "0"}]
+        # As a real 4.3 answers: the integers of the format's defaults, the indentation setting as a string.
+        info["courseformatoptions"] = [{"name": "hiddensections", "value": 1}, {"name": "coursedisplay", "value": 0},
+                                       {"name": "indentation", "value": "1"}]
     return info
 
 

@@ -9,7 +9,6 @@ from stack.moodle_emulator.context import Call
 from stack.moodle_emulator.errors import MoodleException, coding_error, invalid_parameter, missing_record
 from stack.moodle_emulator.events import enrolment_event
 from stack.moodle_emulator.store import (
-    COURSE_ASSIGNABLE_ROLES,
     ENROL_USER_ACTIVE,
     ENROL_USER_SUSPENDED,
     ROLES,
@@ -54,7 +53,7 @@ def enrol_users(call: Call, params: dict[str, Any]) -> None:
             if courseid not in store.courses:
                 raise invalid_parameter("Context does not exist")
             call.require("enrol/manual:enrol")
-            if roleid not in COURSE_ASSIGNABLE_ROLES:
+            if not call.can_assign(roleid):
                 raise MoodleException("wsusercannotassign",
                                       f"You don't have the permission to assign this role ({roleid}) to this user "
                                       f"({userid}) in this course ({courseid}).")

@@ -60,7 +60,7 @@ class User:
     theme: str = ""
     mailformat: int = 1
     maildisplay: int = 2
-    description: str = ""
+    description: str | None = None
     city: str = ""
     country: str = ""
     institution: str = ""
@@ -84,7 +84,8 @@ class Category:
     parent: int
     path: str
     depth: int
-    idnumber: str = ""
+    # NULL for the install's "Category 1"; '' or a value for categories made later.
+    idnumber: str | None = ""
     description: str = ""
     descriptionformat: int = 1
     visible: int = 1
@@ -201,7 +202,7 @@ class SiteStore:
         self.add_user(username="admin", firstname="Admin", lastname="User", email="admin@example.com")
         self._put(self.courses, self.new_course_id(), Course(SITEID, 0, self.config.sitename,
                                                              self.config.site_shortname, format="site"))
-        self.add_category("Category 1", 0, descriptionformat=0)
+        self.add_category("Category 1", 0, descriptionformat=0, idnumber=None)
         for token in self.config.tokens:
             if self.user_by_username(token.username) is None:
                 self.add_user(username=token.username, firstname="Web services", lastname="User",

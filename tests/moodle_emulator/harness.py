@@ -22,10 +22,12 @@ TOKEN = "full-token-0123456789abcdef"
 LEAST_PRIVILEGE = "least-privilege-token-0123"
 NARROW = "narrow-token-0123456789abc"
 DEBUG_TOKEN = "debug-site-token-012345678"
+# A role allowed to assign only Student and Teacher, as the sink's least-privilege role is.
+ASSIGNS_TWO = "assigns-two-roles-token-01"
 WWWROOT = "https://lms.abchorizon.com"
 # What the least-privilege token's user lacks.
 MISSING = ["moodle/user:create", "moodle/course:update", "enrol/manual:enrol", "moodle/category:manage",
-           "moodle/user:viewalldetails"]
+           "moodle/user:viewalldetails", "moodle/site:viewuseridentity", "moodle/site:viewfullnames"]
 
 
 def php_pairs(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -205,7 +207,8 @@ def emulator_config(ingress_url: str, secret: str = SECRET) -> dict[str, Any]:
                           "lookups": ["core_webservice_get_site_info", "core_user_get_users_by_field"]},
              "tokens": [{"token": TOKEN, "username": "zohosync"},
                         {"token": LEAST_PRIVILEGE, "username": "limited", "missing_capabilities": MISSING},
-                        {"token": NARROW, "username": "lookup", "service": "lookups"}]},
+                        {"token": NARROW, "username": "lookup", "service": "lookups"},
+                        {"token": ASSIGNS_TWO, "username": "enroller", "assignable_roles": [3, 5]}]},
             # A site in developer debug mode, without our plugin configured.
             {"tenant": "debugsite", "debug": True, "max_input_vars": 40,
              "tokens": [{"token": DEBUG_TOKEN, "username": "zohosync"}]},

@@ -17,7 +17,7 @@ def test_scripted_faults_hit_the_next_calls_and_change_nothing(moodle: Emulator)
     assert unavailable.status_code == 503 and "Service Unavailable" in unavailable.text
     with pytest.raises(httpx.ReadTimeout):
         moodle.post("core_user_create_users", {"users": [student(1)]}, timeout=0.5)
-    assert [u["username"] for u in moodle.table("users")][-1] == "lookup"  # nothing was created
+    assert [u["username"] for u in moodle.table("users")][-1] == "enroller"  # nothing was created
     assert moodle.call("core_user_create_users", {"users": [student(1)]})[0]["username"] == "student1"
     faults = [c["fault"] for c in moodle.calls()]
     assert faults[:3] == ["exception", "503", "timeout"]
@@ -61,5 +61,6 @@ def test_reset_forgets_everything(moodle: Emulator) -> None:
     moodle.faults(next=["exception"])
     moodle.reset()
     assert moodle.calls() == [] and moodle.admin("GET", "faults")["next"] == []
-    assert [u["username"] for u in moodle.table("users")] == ["guest", "admin", "zohosync", "limited", "lookup"]
-    assert moodle.call("core_user_create_users", {"users": [student(1)]})[0]["id"] == 6
+    assert [u["username"] for u in moodle.table("users")] == ["guest", "admin", "zohosync", "limited", "lookup",
+                                                              "enroller"]
+    assert moodle.call("core_user_create_users", {"users": [student(1)]})[0]["id"] == 7

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.moodle_emulator.harness import LEAST_PRIVILEGE, Emulator, MoodleError, student
+from tests.moodle_emulator.harness import ASSIGNS_TWO, LEAST_PRIVILEGE, Emulator, MoodleError, student
 
 STUDENT, TEACHER = 5, 3
 
@@ -83,6 +83,18 @@ def test_enrol_errors_roll_back_the_call(moodle: Emulator, school: dict[str, Any
     with pytest.raises(MoodleError) as refused:
         _enrol(moodle, ok, token=LEAST_PRIVILEGE)
     assert refused.value.message == "Sorry, but you do not currently have permissions to do that (Enrol users)."
+
+
+def test_a_role_allowed_to_assign_two_roles_assigns_no_other(moodle: Emulator, school: dict[str, Any]) -> None:
+    s1, s2, _ = school["users"]
+    course = school["course"]
+    with pytest.raises(MoodleError) as refused:
+        _enrol(moodle, {"roleid": 1, "userid": s1, "courseid": course}, token=ASSIGNS_TWO)
+    assert (refused.value.errorcode, refused.value.message) == (
+        "wsusercannotassign", f"You don't have the permission to assign this role (1) to this user ({s1}) in this "
+        f"course ({course}).")
+    _enrol(moodle, {"roleid": TEACHER, "userid": s2, "courseid": course}, token=ASSIGNS_TWO)
+    assert [e["roles"] for e in moodle.table("enrolments")] == [["editingteacher"]]
 
 
 def test_unenrol(moodle: Emulator, school: dict[str, Any]) -> None:

@@ -16,7 +16,8 @@ def test_invalid_or_missing_token(moodle: Emulator) -> None:
     assert moodle.error("core_webservice_get_site_info", token="not-a-token") == expected
     assert moodle.error("core_webservice_get_site_info", token=None) == expected
     # Nothing was created on the way.
-    assert [u["username"] for u in moodle.table("users")] == ["guest", "admin", "zohosync", "limited", "lookup"]
+    assert [u["username"] for u in moodle.table("users")] == ["guest", "admin", "zohosync", "limited", "lookup",
+                                                              "enroller"]
 
 
 def test_unknown_function_missing_function_and_function_outside_the_service(moodle: Emulator) -> None:
@@ -60,7 +61,7 @@ def test_parameter_validation_like_moodle(moodle: Emulator) -> None:
     assert moodle.error("core_user_create_users", {"users": [student(1, mailformat="html")]}) == INVALID
     assert moodle.error("core_user_create_users", {"users": [student(1, createpassword="yes")]}) == INVALID
     assert moodle.error("core_webservice_get_site_info", {"extra": "1"}) == INVALID
-    assert len(moodle.table("users")) == 5
+    assert len(moodle.table("users")) == 6
 
 
 def test_debug_site_explains_the_path_to_the_bad_value(moodle: Emulator) -> None:

@@ -31,8 +31,8 @@ def test_created_user_reads_back_by_every_field(moodle: Emulator) -> None:
         assert user["id"] == created["id"]
     assert list(user) == ["id", "username", "firstname", "lastname", "fullname", "email", "department",
                           "institution", "idnumber", "firstaccess", "lastaccess", "auth", "suspended", "confirmed",
-                          "lang", "theme", "timezone", "mailformat", "description", "descriptionformat", "city",
-                          "country", "profileimageurlsmall", "profileimageurl"]
+                          "lang", "theme", "timezone", "mailformat", "city", "country", "profileimageurlsmall",
+                          "profileimageurl"]
     assert user["fullname"] == "First1 Last1" and user["suspended"] is False and user["auth"] == "manual"
     assert user["city"] == "Beirut" and user["country"] == "LB" and user["idnumber"] == "STU-0001"
     # Several values, answers ordered by id; unknown values are simply absent.
@@ -41,6 +41,10 @@ def test_created_user_reads_back_by_every_field(moodle: Emulator) -> None:
                         {"field": "idnumber", "values": ["STU-0002", "STU-0001", "STU-9999"]})
     assert [u["id"] for u in found] == [created["id"], other["id"]]
     assert moodle.call("core_user_get_users_by_field", {"field": "email", "values": ["STUDENT1@abchorizon.com"]}) == []
+    # A description is returned once the account has one (NULL until then, as in a real Moodle 4.3).
+    (described,) = _create(moodle, student(3, description="Evening cohort"))
+    (user,) = moodle.call("core_user_get_users_by_field", {"field": "id", "values": [described["id"]]})
+    assert (user["description"], user["descriptionformat"]) == ("Evening cohort", 1)
 
 
 def test_get_users_by_field_rejects_fields_and_values_moodle_rejects(moodle: Emulator) -> None:
@@ -131,10 +135,14 @@ def test_least_privilege_token_gets_nopermissions(moodle: Emulator) -> None:
     err = moodle.error("core_user_create_users", {"users": [student(1)]}, token=LEAST_PRIVILEGE)
     assert err == {"exception": "required_capability_exception", "errorcode": "nopermissions",
                    "message": "Sorry, but you do not currently have permissions to do that (Create users)."}
-    # It may still read, but sees less: no username, no auth, so a search by username finds nothing.
+    # It may still read, but sees less (as a real Moodle 4.3 showed): without moodle/user:viewalldetails no
+    # username, idnumber or auth; without moodle/site:viewuseridentity no e-mail; without moodle/site:viewfullnames
+    # only the full name. A search by a field the token cannot see finds nothing.
     (created,) = _create(moodle, student(1))
     (seen,) = moodle.call("core_user_get_users_by_field", {"field": "id", "values": [created["id"]]},
                           token=LEAST_PRIVILEGE)
-    assert "username" not in seen and "auth" not in seen and seen["email"] == "student1@abchorizon.com"
-    assert moodle.call("core_user_get_users_by_field", {"field": "username", "values": ["student1"]},
-                       token=LEAST_PRIVILEGE) == []
+    assert seen["fullname"] == "First1 Last1"
+    assert not {"username", "idnumber", "auth", "email", "firstname", "lastname"} & set(seen)
+    for field, value in (("username", "student1"), ("email", "student1@abchorizon.com"), ("idnumber", "STU-0001")):
+        assert moodle.call("core_user_get_users_by_field", {"field": field, "values": [value]},
+                           token=LEAST_PRIVILEGE) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from common.settings import PROJECT_ROOT
-from tools.moodle_check import checks
+from tools.moodle_check import checks, provision
 from tools.moodle_check.checks import Result
 from tools.moodle_check.product import Ports, Product
 from tools.moodle_check.site import PLUGIN_DIR, Cluster, Site, SiteError, moodle_release
@@ -78,8 +79,9 @@ def backfill(site: Site) -> str:
 
 
 def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, product: Product,
-                pg_port: int, reuse: bool) -> tuple[list[Result], dict[str, str]]:
+                pg_port: int, reuse: bool, provisioning: bool) -> tuple[list[Result], dict[str, str], list[str]]:
     results: list[Result] = []
+    differences: list[str] = []
     timings: dict[str, str] = {}
     work.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(pg_port, work / "postgres.log")
@@ -103,6 +105,7 @@ def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, 
             step("Moodle installed")
             site.snapshot(cache)
         ids = site.drive("setup")
+        web = provision.setup_webservice(site) if provisioning else {}
         seed_zoho(product, ids)
         try:
             site.add_plugin(PLUGIN)
@@ -111,7 +114,7 @@ def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, 
             results.append(Result("plugin install + upgrade (database schema as install.xml)", "ok", found))
         except SiteError as exc:
             results.append(Result("plugin install + upgrade", "ok", str(exc).splitlines()[0]))
-            return results, timings
+            return results, timings, differences
         configure(site, product)
         step("plugin installed")
         # The college's first day: what the site had before the plugin, queued by the backfill.
@@ -139,13 +142,24 @@ def run_variant(name: str, moodle_src: Path, btec_src: Path | None, work: Path, 
         results += checks.unreleased_grade(product, ids)
         results += checks.backfill(product, ids, ran)
         step("checked")
+        if provisioning:
+            # After the plugin's checks: the sink also provisions the Zoho data seeded for them (linking their
+            # Moodle accounts and courses), which would change what those checks look at.
+            scenario = provision.Provisioning(site, product, web)
+            try:
+                scenario.run(ids)
+            finally:
+                # Rows of the steps that ran stay in the table when a later step breaks.
+                results += scenario.results
+                differences = scenario.differences
+            step("provisioning checked")
     except Exception as exc:  # the table must say the check broke, and where
         traceback.print_exc()
         results.append(Result("check ran to the end", "yes", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
     finally:
         cluster.remove()
         timings["total"] = f"{time.monotonic() - started:.0f}s"
-    return results, timings
+    return results, timings, differences
 
 
 def table(name: str, version: str, results: list[Result], timings: dict[str, str]) -> str:
@@ -166,11 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack-dir", type=Path, default=PROJECT_ROOT / ".stack-mc")
     parser.add_argument("--moodle-pg-port", type=int, default=35532)
     parser.add_argument("--only", choices=("plain", "btec"), help="run one variant")
+    parser.add_argument("--no-provisioning", action="store_true",
+                        help="skip the Moodle sink's provisioning scenario (it runs in the first variant)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch Moodle trees")
     parser.add_argument("--reuse-install", action="store_true",
                         help="start from the freshly installed site the last run saved (skips Moodle's installer, "
                              "for working on the check itself; a recorded run installs afresh)")
     args = parser.parse_args(argv)
+    # Stopped from outside (a background job ignores SIGINT): the `finally` blocks still stop the product's
+    # processes, php -S and the PostgreSQL cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not (args.moodle_src / "version.php").exists():
         print(f"error: {args.moodle_src} is not a Moodle source tree", file=sys.stderr)
         return 2
@@ -184,13 +203,17 @@ def main(argv: list[str] | None = None) -> int:
         product = Product(args.stack_dir.resolve(), Ports(), args.work.resolve() / "product-logs")
         try:
             product.start()
-            results, timings = run_variant(name, args.moodle_src.resolve(), btec.resolve() if btec else None,
-                                           args.work.resolve() / ("btec" if btec else "plain"), product,
-                                           args.moodle_pg_port, args.reuse_install)
+            results, timings, differences = run_variant(
+                name, args.moodle_src.resolve(), btec.resolve() if btec else None,
+                args.work.resolve() / ("btec" if btec else "plain"), product, args.moodle_pg_port,
+                args.reuse_install, provisioning=not args.no_provisioning and name == variants[0][0])
         finally:
             product.stop()
         print(table(name, moodle_release(args.moodle_src), results, timings),
               flush=True)
+        if differences:
+            print("\nemulator vs this Moodle, call by call (#seq phase function: difference):")
+            print("\n".join(f"  {d}" for d in differences), flush=True)
         ok = ok and all(r.passed for r in results)
         if not args.keep:
             shutil.rmtree(args.work / ("btec" if btec else "plain") / "moodle", ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 
 from common.settings import PROJECT_ROOT
-from schemas.topics import RAW_MOODLE
+from schemas.codec import decode
+from schemas.topics import MOODLE_OUTCOMES, RAW_MOODLE
 
 T = TypeVar("T")
 
@@ -53,12 +55,16 @@ class Product:
             "ZOHO_ACCOUNTS_FILE": str(stack_dir / "zoho-accounts.json"), "LOG_LEVEL": "INFO",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.moodle_sink_port = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def _stack(self, command: str) -> None:
-        subprocess.run([sys.executable, "-m", "stack", command], env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
-                       check=True, capture_output=True, timeout=300)
+        proc = subprocess.run([sys.executable, "-m", "stack", command], env={**os.environ, **self.env},
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-10:]
+            raise RuntimeError(f"python -m stack {command} exited {proc.returncode}:\n  " + "\n  ".join(tail))
 
     def start(self) -> None:
         """A fresh stack (no data from an earlier run: Moodle ids repeat between fresh sites) and the services."""
@@ -87,6 +93,37 @@ class Product:
             if time.monotonic() > deadline or self.procs["streams"].poll() is not None:
                 raise RuntimeError(f"the streams worker did not become ready; see {log}")
             time.sleep(0.5)
+
+    def start_moodle_sink(self, name: str, sites: list[dict[str, Any]], group: str) -> None:
+        """`python -m sinks.moodle` as `make run` starts it, with the given sites and consumer group (a new group
+        reads every canonical event again: the re-run)."""
+        self.moodle_sink_port = free_port()
+        env = {**os.environ, **self.env, "MOODLE_SITES_JSON": json.dumps({"sites": sites}),
+               "MOODLE_SINK_GROUP_ID": group, "MOODLE_SINK_METRICS_PORT": str(self.moodle_sink_port),
+               "MOODLE_SINK_LINGER_MS": "500", "MOODLE_SINK_RETRY_PAUSE_S": "2"}
+        out = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "sinks.moodle"], env=env, stdout=out,
+                                            stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        self._healthy(f"http://127.0.0.1:{self.moodle_sink_port}/metrics", name)
+
+    def stop_service(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def metric(self, name: str, port: int, **labels: str) -> float:
+        """The sum of a Prometheus metric's samples with these labels."""
+        wanted = [f'{k}="{v}"' for k, v in labels.items()]
+        total = 0.0
+        for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample.split("{")[0] == name and all(w in sample for w in wanted):
+                total += float(value)
+        return total
 
     def _healthy(self, url: str, name: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -140,6 +177,12 @@ class Product:
             raise RuntimeError(f"Zoho {module} insert: {resp.status_code} {resp.text}")
         return str(resp.json()["data"][0]["details"]["id"])
 
+    def zoho_update(self, api: httpx.Client, module: str, record_id: str, fields: dict[str, Any]) -> None:
+        """A change made by the registrar (the workflow webhook tells the ingress)."""
+        resp = api.put(f"/{module}", json={"data": [{"id": record_id, **fields}]})
+        if resp.status_code not in (200, 202):
+            raise RuntimeError(f"Zoho {module} update: {resp.status_code} {resp.text}")
+
     def zoho_records(self, module: str) -> list[dict[str, Any]]:
         tenant, _ = self.tenant()
         resp = httpx.get(f"{self.emulator_url}/__emulator/records/{module}", params={"tenant": tenant}, timeout=10)
@@ -155,13 +198,27 @@ class Product:
 
     def raw_moodle(self) -> list[dict[str, Any]]:
         """Every Moodle webhook body the ingress accepted, in arrival order per partition (one per record)."""
+        bodies: list[dict[str, Any]] = []
+        for value in self.topic(RAW_MOODLE):
+            try:
+                bodies.append(json.loads(value))
+            except ValueError:
+                continue
+        return bodies
+
+    def outcomes(self, tenant: str) -> list[dict[str, Any]]:
+        """The Moodle sink's outcomes for a tenant, in order per record."""
+        return [decode(value)[1] for value in self.topic(MOODLE_OUTCOMES, key_prefix=f"{tenant}/".encode())]
+
+    def topic(self, topic: str, key_prefix: bytes = b"") -> list[bytes]:
+        """Every message value of a topic (whose key starts with `key_prefix`), in order per partition."""
         consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{self.ports.kafka}",
                              "group.id": f"moodle-check-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False})
         try:
-            parts = consumer.list_topics(RAW_MOODLE, timeout=10).topics[RAW_MOODLE].partitions
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(RAW_MOODLE, p), timeout=10)[1] for p in parts}
-            consumer.assign([TopicPartition(RAW_MOODLE, p, 0) for p in parts])
-            bodies: list[dict[str, Any]] = []
+            parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+            consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+            values: list[bytes] = []
             seen = 0
             deadline = time.monotonic() + 30
             while seen < sum(ends.values()) and time.monotonic() < deadline:
@@ -169,13 +226,19 @@ class Product:
                 if msg is None or msg.error():
                     continue
                 seen += 1
-                try:
-                    bodies.append(json.loads(msg.value() or b""))
-                except ValueError:
-                    continue
-            return bodies
+                if (msg.key() or b"").startswith(key_prefix) and msg.value():
+                    values.append(msg.value() or b"")
+            return values
         finally:
             consumer.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now. The check's later helpers take one each: a fixed port in the ephemeral range
+    is sometimes held by an outgoing connection of the product (seen: "address already in use")."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:

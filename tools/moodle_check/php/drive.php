@@ -123,6 +123,49 @@ function btec_filling(array $criterionids, array $achieved): array {
     return ['criteria' => $criteria];
 }
 
+
+/**
+ * A role allowed at system level with exactly these capabilities, and allowed to assign these roles.
+ */
+function ws_role(string $shortname, array $capabilities, array $assignable): int {
+    $system = context_system::instance();
+    $roleid = create_role("Zoho sync ($shortname)", $shortname, 'Web-service user of the Moodle sink');
+    set_role_contextlevels($roleid, [CONTEXT_SYSTEM]);
+    foreach ($capabilities as $capability) {
+        assign_capability($capability, CAP_ALLOW, $roleid, $system->id, true);
+    }
+    foreach ($assignable as $role) {
+        core_role_set_assign_allowed($roleid, role_id($role));
+    }
+    return $roleid;
+}
+
+/**
+ * A dedicated web-service user holding the role at system level, and a permanent token for the service.
+ */
+function ws_token(string $username, int $roleid, stdClass $service): string {
+    global $CFG;
+    $userid = (int) user_create_user((object) [
+        'username' => $username, 'email' => "$username@college.example", 'firstname' => 'Zoho', 'lastname' => 'Sync',
+        'password' => PASSWORD, 'auth' => 'manual', 'confirmed' => 1, 'mnethostid' => $CFG->mnet_localhost_id,
+    ]);
+    role_assign($roleid, $userid, context_system::instance()->id);
+    return \core_external\util::generate_token(EXTERNAL_TOKEN_PERMANENT, $service, $userid, context_system::instance());
+}
+
+/**
+ * An external service holding exactly these functions, for any user with a token for it.
+ */
+function ws_service(string $shortname, array $functions): stdClass {
+    global $DB;
+    $id = $DB->insert_record('external_services', ['name' => "Zoho sync ($shortname)", 'shortname' => $shortname,
+        'enabled' => 1, 'restrictedusers' => 0, 'downloadfiles' => 0, 'uploadfiles' => 0, 'timecreated' => time()]);
+    foreach ($functions as $function) {
+        $DB->insert_record('external_services_functions', ['externalserviceid' => $id, 'functionname' => $function]);
+    }
+    return $DB->get_record('external_services', ['id' => $id], '*', MUST_EXIST);
+}
+
 $action = $argv[1] ?? '';
 $state = isset($argv[2]) ? json_decode($argv[2], true, 512, JSON_THROW_ON_ERROR) : [];
 \core\session\manager::set_user(get_admin());
@@ -227,6 +270,63 @@ switch ($action) {
             $out['btec_grade'] = (int) assign_of($cm)->get_user_grade($out['gina'], false)->grade;
         }
         $out['points_grade'] = (float) assign_of((int) $state['assign_points'])->get_user_grade($out['gina'], false)->grade;
+        break;
+
+
+    case 'webservice':
+        // What a college's administrator sets up for the Moodle sink (docs/moodle-sink.md, "A least-privilege
+        // token"): web services and REST on, one service with exactly the sink's functions, a role with exactly
+        // the listed capabilities, a user holding it and a token. A second user lacks `moodle/user:create`, for
+        // the comparison of Moodle's refusals with the emulator's. `functions`/`capabilities` come from the check.
+        set_config('enablewebservices', 1);
+        set_config('webserviceprotocols', 'rest');
+        $service = ws_service('moodle_zoho_sync', $state['functions']);
+        $full = ws_role('zohosync', $state['capabilities'], ['student', 'editingteacher']);
+        $limited = ws_role('zohosynclimited', array_values(array_diff($state['capabilities'], ['moodle/user:create'])),
+            ['student', 'editingteacher']);
+        $out['token'] = ws_token('zohosync', $full, $service);
+        $out['limited_token'] = ws_token('zohosynclimited', $limited, $service);
+        break;
+
+    case 'accounts':
+        // Accounts and a course the college made by hand before the sync: to be linked, never duplicated.
+        $out['accounts'] = [];
+        foreach ($state['accounts'] as $account) {
+            $out['accounts'][] = (int) user_create_user((object) array_merge(['password' => PASSWORD,
+                'auth' => 'manual', 'confirmed' => 1, 'mnethostid' => $CFG->mnet_localhost_id], $account));
+        }
+        $out['courses'] = [];
+        foreach ($state['courses'] as $course) {
+            $out['courses'][] = (int) create_course((object) array_merge(['category' => 1], $course))->id;
+        }
+        break;
+
+    case 'site':
+        // The site's users, categories, courses and manual enrolments, for the provisioning checks and to seed the
+        // emulator with the same data before the sink's calls are replayed against it.
+        $out['users'] = array_values(array_map(fn($u) => ['id' => (int) $u->id, 'username' => $u->username,
+            'email' => $u->email, 'idnumber' => $u->idnumber, 'firstname' => $u->firstname,
+            'lastname' => $u->lastname, 'auth' => $u->auth, 'suspended' => (int) $u->suspended],
+            $DB->get_records_select('user', 'deleted = 0 AND id > 1', null, 'id')));
+        $out['categories'] = array_values(array_map(fn($c) => ['id' => (int) $c->id, 'name' => $c->name,
+            'idnumber' => (string) $c->idnumber, 'parent' => (int) $c->parent],
+            $DB->get_records('course_categories', null, 'id')));
+        $out['courses'] = array_values(array_map(fn($c) => ['id' => (int) $c->id, 'fullname' => $c->fullname,
+            'shortname' => $c->shortname, 'idnumber' => (string) $c->idnumber, 'categoryid' => (int) $c->category,
+            'startdate' => (int) $c->startdate, 'enddate' => (int) $c->enddate],
+            $DB->get_records_select('course', 'id > 1', null, 'id')));
+        $rows = $DB->get_records_sql("SELECT ue.id, ue.userid, e.courseid, ue.status, ue.timestart, ue.timeend
+                                        FROM {user_enrolments} ue JOIN {enrol} e ON e.id = ue.enrolid
+                                       WHERE e.enrol = 'manual' ORDER BY ue.id");
+        $out['enrolments'] = [];
+        foreach ($rows as $r) {
+            $roles = $DB->get_fieldset_sql("SELECT r.shortname FROM {role_assignments} ra JOIN {role} r ON r.id = ra.roleid
+                                             WHERE ra.userid = ? AND ra.contextid = ? ORDER BY r.shortname",
+                [$r->userid, context_course::instance($r->courseid)->id]);
+            $out['enrolments'][] = ['userid' => (int) $r->userid, 'courseid' => (int) $r->courseid,
+                'status' => (int) $r->status, 'timestart' => (int) $r->timestart, 'timeend' => (int) $r->timeend,
+                'roles' => $roles];
+        }
         break;
 
     case 'outbox':
