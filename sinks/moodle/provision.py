@@ -21,9 +21,9 @@ from sinks.moodle.state import StateStore, Written
 log = logging.getLogger("moodle_sink.provision")
 
 BATCH = 50
-# Fields of a user the sink keeps up to date; auth and password stay as the account has them once it exists.
-USER_FIELDS = ("username", "firstname", "lastname", "email", "idnumber", "city", "suspended")
-CREATE_ONLY = ("auth", "createpassword")
+# Fields of a user the sink keeps up to date. Username, auth and password stay as the account has them once it
+# exists: they are how the person logs in, and an account linked by idnumber or e-mail keeps the one it had.
+USER_FIELDS = ("firstname", "lastname", "email", "idnumber", "city", "suspended")
 COURSE_FIELDS = ("fullname", "shortname", "idnumber", "categoryid", "startdate", "enddate")
 NOT_ENROLLED = "the enrolment ended before the sink enrolled anyone"
 NO_ACCOUNT = "no Moodle account: the student's status does not create one"
@@ -51,8 +51,13 @@ def _sent(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if not k.startswith("_")}
 
 
+def _text(value: Any) -> str:
+    # Moodle answers flags as JSON booleans and takes them as 0/1.
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
 def _diff(wanted: dict[str, Any], have: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    return {k: wanted[k] for k in names if k in wanted and str(have.get(k, "")) != str(wanted[k])}
+    return {k: wanted[k] for k in names if k in wanted and _text(have.get(k, "")) != _text(wanted[k])}
 
 
 class Provisioner:

@@ -115,10 +115,10 @@ def test_existing_accounts_and_courses_are_linked_not_duplicated(infra: Infra, s
     assert actions["C0001"] == ("linked", str(seeded["courses"][0]))
     assert len(site.users()) == 4
     users = {u["id"]: u for u in site.users()}
-    # Linked accounts are brought to Zoho's values (e-mail, idnumber), their username and auth left alone
-    # unless they differ from the rule.
-    assert users[ids[0]]["email"] == "student1@horizon-college.com"
-    assert users[ids[1]]["idnumber"] == "STU-00002"
+    # Linked accounts are brought to Zoho's values (e-mail, idnumber); their username, the person's login, is left
+    # as it was.
+    assert (users[ids[0]]["email"], users[ids[0]]["username"]) == ("student1@horizon-college.com", "old1")
+    assert (users[ids[1]]["idnumber"], users[ids[1]]["username"]) == ("STU-00002", "old2")
     (course,) = [c for c in site.table("courses") if c["id"] == seeded["courses"][0]]
     assert course["idnumber"] == "C0001" and course["shortname"] == "Class 1 Programming"
 

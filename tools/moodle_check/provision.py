@@ -191,10 +191,13 @@ def found_accounts(outcomes: list[dict[str, Any]], z: Zoho) -> str:
     return (f"{text}; idn {s['idn']}, mail {s['mail']}, user {s['user']}; pat {t['pat']}, tarek {t['tarek']}")
 
 
-def account_problems(state: dict[str, Any], z: Zoho, zoho_students: list[dict[str, Any]]) -> list[str]:
-    """Every Zoho student and the scenario's teachers: exactly one account, with Zoho's e-mail, idnumber and the
-    e-mail as username; `wd` suspended, the others not."""
+def account_problems(state: dict[str, Any], before: dict[str, Any], z: Zoho,
+                     zoho_students: list[dict[str, Any]]) -> list[str]:
+    """Every Zoho student and the scenario's teachers: exactly one account, with Zoho's e-mail and idnumber, the
+    username it had if it existed before the sync (a person's login is never changed), else the e-mail; `wd`
+    suspended, the others not."""
     by_email = accounts(state)
+    had = {u["id"]: u["username"] for u in before["users"]}
     problems: list[str] = []
     wanted = {str(s["Academic_Email"]).lower(): (str(s["Name"]), str(s.get("Status"))) for s in zoho_students}
     wanted |= {f"pat.provision@{DOMAIN}": (z.teachers["pat"], "Active"),
@@ -206,7 +209,7 @@ def account_problems(state: dict[str, Any], z: Zoho, zoho_students: list[dict[st
             continue
         u = found[0]
         suspended = 1 if status == "Withdraw" else 0
-        if (u["idnumber"], u["username"], u["suspended"]) != (number, address, suspended):
+        if (u["idnumber"], u["username"], u["suspended"]) != (number, had.get(u["id"], address), suspended):
             problems.append(f"{address}: idnumber={u['idnumber']} username={u['username']} "
                             f"suspended={u['suspended']}")
     return problems
@@ -327,7 +330,7 @@ class Provisioning:
             f"userid]; enrol_manual_enrol_users [courseid, roleid=5, suspend=1, timestart={START}, userid]; "
             "enrol_manual_unenrol_users [courseid, userid]",
             "; ".join(sorted(r for c in recorder.since(mark) if c.write for r in written(c))) or "no write"))
-        problems = account_problems(state, z, self.product.zoho_records("BTEC_Students"))
+        problems = account_problems(state, before, z, self.product.zoho_records("BTEC_Students"))
         self.results.append(Result("provisioning: one account per Zoho student and teacher, Zoho's values",
                                    "no problem", "; ".join(problems) or "no problem"))
 
