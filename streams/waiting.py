@@ -43,9 +43,11 @@ def released(item: dict[str, Any], by: str, now_ms: int) -> dict[str, Any]:
     return {**item, "rb": by, "ra": now_ms}
 
 
-def _identity(v: list[Any]) -> tuple[str, str, object]:
+def _identity(v: list[Any]) -> tuple[str, str, object, object]:
+    # A teacher's grade and the IV's regrade of the same attempt both wait: each names its own grader, and the
+    # regrade does not carry the teacher's name.
     payload = v[10] or {}
-    return v[0], v[2], payload.get("attempt_number")
+    return v[0], v[2], payload.get("attempt_number"), payload.get("grader_role")
 
 
 def add(items: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:

@@ -154,6 +154,36 @@ async def test_moodle_grade_joins_through_the_email_link_and_course(
     assert json.dumps(first["learning_outcomes"])  # LOs carried through
 
 
+async def test_teacher_and_iv_grading_one_attempt_while_it_waits_are_both_released(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    """The IV's regrade is newer, but the teacher's grade names the teacher: a wait replaced by the regrade would
+    lose that name (Zoho's Grader_Name) for good."""
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.grade")
+    pid, uid, cid, sid, rid = (new_id() for _ in range(5))
+    streams_run.start("w1")
+    async with sender.client() as client:
+        await sender.moodle(client, "grade_updated", college.moodle_grade(
+            513, 78, 1306, 65.0, new_id(), role="teacher", grader_name="Tariq Teacher", graded_at=1762064100))
+        await sender.moodle(client, "grade_updated", college.moodle_grade(
+            513, 78, 1306, 72.0, new_id(), role="iv", grader_name="Ivy Verifier", graded_at=1762064200))
+        for module, body in (("BTEC_Students", college.student(sid, f"g{sid}@college.example", moodle_id=513)),
+                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
+                             ("BTEC_Classes", college.klass(cid, uid, pid, course=78)),
+                             ("BTEC_Registrations", college.registration(rid, sid, pid))):
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
+
+    def both() -> list[dict[str, Any]] | None:
+        grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
+        return grades if len(grades) >= 2 else None
+
+    grades = await wait_for(both, within=90)
+    assert grades, "the waiting grades were not both released"
+    names = {(g["payload"]["grader_name"], g["payload"]["iv_name"]) for g in grades}
+    assert names == {("Tariq Teacher", None), (None, "Ivy Verifier")}
+    assert {g["payload"]["class_id"] for g in grades} == {cid}
+
+
 async def test_a_grade_whose_dependencies_never_come_expires_to_the_dead_letter_topic(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
