@@ -29,14 +29,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Ports:
-    kafka: int = 39092
-    controller: int = 39093
-    postgres: int = 35432
-    ingress: int = 38200
-    emulator: int = 38290
-    streams: int = 38266
-    projector: int = 38268
-    sink: int = 38270
+    # Below the kernel's ephemeral range (32768–60999), where an outgoing connection may hold any port; above the
+    # test stacks' (29092 and 25432 plus TEST_STACK_PORT_OFFSET).
+    kafka: int = 31092
+    controller: int = 31093
+    postgres: int = 31432
+    ingress: int = 31200
+    emulator: int = 31290
+    streams: int = 31266
+    projector: int = 31268
+    sink: int = 31270
 
 
 class Product:
