@@ -61,6 +61,8 @@ class Zoho:
     """The scenario's Zoho ids, and the Zoho-made student numbers (`Name`, Moodle's idnumber)."""
 
     program: str = ""
+    unit: str = ""
+    registration: str = ""
     teachers: dict[str, str] = field(default_factory=dict)
     students: dict[str, str] = field(default_factory=dict)
     numbers: dict[str, str] = field(default_factory=dict)
@@ -113,6 +115,8 @@ def create_zoho(product: Product) -> Zoho:
     with product.zoho_api() as api:
         z.program = product.zoho_create(api, "Products", {"Product_Name": "BTEC Level 3 Provisioning check",
                                                           "Status": "Approved"})
+        z.unit = product.zoho_create(api, "BTEC", {"Name": "Unit 9: Provisioning", "Unit_Code": "PV9",
+                                                   "Program": {"id": z.program}})
         z.teachers["pat"] = product.zoho_create(api, "BTEC_Teachers", {
             "Name": "Pat Provision", "Email": f"pat.provision@{DOMAIN}"})
         # The site's teacher (drive.php setup) exists in Moodle with this e-mail: linked, not duplicated.
@@ -137,8 +141,12 @@ def create_classes(product: Product, z: Zoho, hand_course: int) -> None:
             ("B", {"Teacher": {"id": z.teachers["tarek"]}, "Moodle_Class_ID": str(hand_course)}), ("C", {}))
         for key, extra in classes:
             z.classes[key] = product.zoho_create(api, "BTEC_Classes", {
-                "Class_Name": f"PV Class {key} 2026", "BTEC_Program": {"id": z.program}, "Class_Status": "Active",
-                "Start_Date": "2026-09-01", "End_Date": "2027-06-30", **extra})
+                "Class_Name": f"PV Class {key} 2026", "BTEC_Program": {"id": z.program}, "Unit": {"id": z.unit},
+                "Class_Status": "Active", "Start_Date": "2026-09-01", "End_Date": "2027-06-30", **extra})
+        # new1's registration in the program: a grade joins with it (step 4 grades new1 in class A's new course).
+        z.registration = product.zoho_create(api, "BTEC_Registrations", {
+            "Student_ID": {"id": z.students["new1"]}, "Program": {"id": z.program}, "Registration_Status": "Active",
+            "Currency": "USD", "Program_Price": "4000"})
         for key in (*IN_A, *IN_B):
             z.enrollments[key] = product.zoho_create(api, "BTEC_Enrollments", {
                 "Enrolled_Students": {"id": z.students[key]}, "Classes": {"id": z.classes["A" if key in IN_A else "B"]},
@@ -342,7 +350,12 @@ class Provisioning:
         self.results.append(Result("provisioning: no echo (calls after the plugin's events were ingested)",
                                    "0 write calls", f"{sum(c.write for c in recorder.since(mark))} write calls"))
 
-        # 4. A re-run: a new consumer group reads every event again and writes nothing.
+        # 4. The class's teacher grades a student in the course the sink made; the grade reaches Zoho, joined to
+        # the Zoho student and class (the course names its class by idnumber: Moodle_Class_ID, written with no
+        # workflow trigger, has not come back).
+        self.results.append(self._grade(z, state))
+
+        # 5. A re-run: a new consumer group reads every event again and writes nothing.
         self.product.stop_service("moodle-sink")
         records = {(o["entity"], o["record_key"]) for o in outcomes}
         mark = recorder.mark()
@@ -360,6 +373,25 @@ class Provisioning:
                                    f"{writes} write calls, users/courses/enrolments {same}"))
         self.product.stop_service("moodle-sink-rerun")
         self._probes(recorder, z, state)
+
+    def _grade(self, z: Zoho, state: dict[str, Any]) -> Result:
+        course = next(c["id"] for c in state["courses"] if c["idnumber"] == z.classes["A"])
+        student = accounts(state)[email("new1")][0]["id"]
+        teacher = accounts(state)[f"mc.teacher@{DOMAIN}"][0]["id"]  # class A's teacher since step 2
+        graded = self.site.drive("grade_in_course", {"courseid": course, "student": student, "teacher": teacher})
+        self.site.run_adhoc_tasks()
+        key = f"{student}_{graded['assignment']}"
+
+        def record() -> dict[str, Any] | None:
+            return next((r for r in self.product.zoho_records("BTEC_Grades")
+                         if r.get("Moodle_Grade_Composite_Key") == key), None)
+
+        found = wait_for(record, lambda r: r is not None, WAIT_S)
+        seen = (f"Student={(found.get('Student') or {}).get('id') == z.students['new1']} "
+                f"Class={(found.get('Class') or {}).get('id') == z.classes['A']} Grade={found.get('Grade')} "
+                f"Grader_Name={found.get('Grader_Name')}") if found else "no BTEC_Grades record"
+        return Result("provisioning: a grade in the course the sink made reaches Zoho with its student and class",
+                      "Student=True Class=True Grade=D Grader_Name=Tarek Teacher", seen)
 
     def _events(self, state: dict[str, Any], before: dict[str, Any]) -> Result:
         """user_created for every account the sink made, enrollment_created for every enrolment it made."""

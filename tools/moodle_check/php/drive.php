@@ -288,6 +288,15 @@ switch ($action) {
         $out['limited_token'] = ws_token('zohosynclimited', $limited, $service);
         break;
 
+    case 'grade_in_course':
+        // The course's editing teacher (enrolled by the sink) sets an assignment and grades a student in it.
+        $cm = new_assignment((int) $state['courseid'], 'Provisioned course assignment 1', 100, false);
+        as_user((int) $state['teacher']);
+        grade($cm, (int) $state['student'], ['grade' => 75.0, 'feedback' => 'Well done']);
+        as_user(get_admin()->id);
+        $out['assignment'] = $cm;
+        break;
+
     case 'accounts':
         // Accounts and a course the college made by hand before the sync: to be linked, never duplicated.
         $out['accounts'] = [];
