@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from schemas.deadletter import UNRESOLVED_DEPENDENCY
@@ -15,9 +14,12 @@ from streams.state import State
 
 
 async def expire(stage: str, pending: State, index: waiting.Index, partition: int,
-                 why: Callable[[list[str]], str]) -> None:
-    """Dead-letter this partition's records that waited too long; drop released marks past their keep time."""
-    now = int(time.time() * 1000)
+                 why: Callable[[list[str]], str], now: int) -> None:
+    """Dead-letter this partition's records that waited too long; drop released marks past their keep time.
+
+    `now` is the tick's own send time (ms), not the clock when it is processed: a tick read again after a worker
+    was down judges as it would have then, so it never drops a mark an input read again after it still needs
+    (ticks and inputs share the partition, in order)."""
     for key in index.due(partition, now):
         items = pending.get(key, partition) or []
         keep = []

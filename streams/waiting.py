@@ -18,8 +18,10 @@ from streams.joins import ref_waits
 
 # A released record stays, marked with the input that released it, for this long: if the worker dies after
 # its table writes reached the broker but before its outputs did, that input is read again after the restart,
-# and the mark says what to send again. Faust commits input offsets every second; ten minutes is ample.
-RELEASED_KEEP_MS = 10 * 60_000
+# and the mark says what to send again. Marks are dropped by ticks judged by their send time (streams/expiry.py),
+# so a worker's downtime does not count: the mark need only outlast the commit of its input, and faust commits
+# every second. Short, because until then the mark (with its event) is rewritten with its key's other records.
+RELEASED_KEEP_MS = 60_000
 
 
 def entry(kind: str, event: list[Any], missing: list[str], now_ms: int) -> dict[str, Any]:

@@ -110,7 +110,7 @@ async def _hold(key: str, event: list[Any], kind: str, partition: int) -> None:
 async def _moodle_side(event: EventT, outbox: Outbox) -> None:
     msg = event.message
     if header(event.headers, KIND) == TICK:
-        await expire("moodle", moodle_pending, index, msg.partition, _unlinked)
+        await expire("moodle", moodle_pending, index, msg.partition, _unlinked, int(msg.timestamp * 1000))
         return
     for n, item in enumerate(decode_batch(event.value)):
         await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}", outbox)

@@ -200,7 +200,7 @@ async def _item(item: Item, partition: int, pos: str) -> None:
 async def _person(event: EventT, outbox: Outbox) -> None:
     msg = event.message
     if header(event.headers, KIND) == TICK:
-        await expire("person", person_pending, index, msg.partition, _never_arrived)
+        await expire("person", person_pending, index, msg.partition, _never_arrived, int(msg.timestamp * 1000))
         return
     for n, item in enumerate(decode_batch(event.value)):
         await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}")
