@@ -116,6 +116,16 @@ async def test_redeliveries_and_unchanged_resends_produce_one_event(
     assert len(users) <= 2
 
 
+async def _zoho_side(sender: Sender, client: httpx.AsyncClient, student: dict[str, Any], pid: str, uid: str,
+                     cid: str, rid: str, course: int) -> None:
+    """The student, and the program, unit, class (of Moodle course `course`) and registration a grade needs."""
+    for module, body in (("BTEC_Students", student), ("Products", college.program(pid)),
+                         ("BTEC", college.unit(uid, pid)),
+                         ("BTEC_Classes", college.klass(cid, uid, pid, course=course)),
+                         ("BTEC_Registrations", college.registration(rid, student["id"], pid))):
+        await sender.zoho(client, module, college.notification(module, body, new_id()))
+
+
 async def test_moodle_grade_joins_through_the_email_link_and_course(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
@@ -129,11 +139,7 @@ async def test_moodle_grade_joins_through_the_email_link_and_course(
         await sender.moodle(client, "grade_updated", grade1)
         await sender.moodle(client, "grade_updated", grade2)
         await sender.moodle(client, "user_created", college.moodle_user(512, email.upper(), new_id()))
-        for module, body in (("BTEC_Students", college.student(sid, email)),
-                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
-                             ("BTEC_Classes", college.klass(cid, uid, pid, course=77)),
-                             ("BTEC_Registrations", college.registration(rid, sid, pid))):
-            await sender.zoho(client, module, college.notification(module, body, new_id()))
+        await _zoho_side(sender, client, college.student(sid, email), pid, uid, cid, rid, course=77)
 
     def both() -> list[dict[str, Any]] | None:
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
@@ -167,11 +173,8 @@ async def test_teacher_and_iv_grading_one_attempt_while_it_waits_are_both_releas
             513, 78, 1306, 65.0, new_id(), role="teacher", grader_name="Tariq Teacher", graded_at=1762064100))
         await sender.moodle(client, "grade_updated", college.moodle_grade(
             513, 78, 1306, 72.0, new_id(), role="iv", grader_name="Ivy Verifier", graded_at=1762064200))
-        for module, body in (("BTEC_Students", college.student(sid, f"g{sid}@college.example", moodle_id=513)),
-                             ("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
-                             ("BTEC_Classes", college.klass(cid, uid, pid, course=78)),
-                             ("BTEC_Registrations", college.registration(rid, sid, pid))):
-            await sender.zoho(client, module, college.notification(module, body, new_id()))
+        await _zoho_side(sender, client, college.student(sid, f"g{sid}@college.example", moodle_id=513), pid, uid,
+                         cid, rid, course=78)
 
     def both() -> list[dict[str, Any]] | None:
         grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)

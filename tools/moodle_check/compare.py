@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from common.settings import PROJECT_ROOT
+from tools.moodle_check.product import terminate
 
 # The scenario makes a few hundred calls; beyond this the proxy still forwards but stops recording.
 RECORD_LIMIT = 5000
@@ -362,12 +363,7 @@ def emulator(config: dict[str, Any], port: int, work: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 20)
 
 
 def seed(url: str, site: dict[str, Any], skip_users: set[str]) -> IdMap:

@@ -109,13 +109,7 @@ class Product:
         self._healthy(f"http://127.0.0.1:{self.moodle_sink_port}/metrics", name)
 
     def stop_service(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(self.procs.pop(name))
 
     def metric(self, name: str, port: int, **labels: str) -> float:
         """The sum of a Prometheus metric's samples with these labels."""
@@ -142,13 +136,7 @@ class Product:
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc)
         self.procs.clear()
         subprocess.run([sys.executable, "-m", "stack", "stop"], env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
                        capture_output=True, timeout=120)
@@ -241,6 +229,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, and SIGKILL if it has not ended after `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float) -> T:
