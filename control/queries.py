@@ -10,12 +10,18 @@ from psycopg.errors import UndefinedTable
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+# How the control plane's connections show in pg_stat_activity.
+APPLICATION_NAME = "mzsync-control"
+
 
 class ProjectionQueries:
     def __init__(self, dsn: str, schema: str) -> None:
         # Opened on first use, so the service starts (and says why it is not ready) while the database is down.
+        # Each connection is checked as it is handed out: one the server closed while idle (a restart, an
+        # administrator's terminate) is replaced there, not answered as a 503 to the next few callers.
         self._pool = AsyncConnectionPool(dsn, min_size=0, max_size=4, open=False, timeout=5,
-                                           kwargs={"autocommit": True})
+                                           kwargs={"autocommit": True, "application_name": APPLICATION_NAME},
+                                           check=AsyncConnectionPool.check_connection)
         self._schema = sql.Identifier(schema)
         self._opened = False
 

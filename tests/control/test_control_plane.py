@@ -150,3 +150,17 @@ def test_metadata_and_openapi(ingress: Service, control: Service, tenant_factory
     # The ingress serves webhooks only: no control route, no database behind it.
     assert not [p for p in httpx.get(f"{ingress.url}/openapi.json").json()["paths"] if p.startswith("/control")]
 
+
+
+def test_connections_the_database_closed_are_replaced_not_answered_503(
+        infra: Infra, control: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
+    """PostgreSQL restarted or an administrator ended the control plane's idle connections: the next queries are
+    answered, not failed once per dead pooled connection."""
+    t = tenant_factory()
+    for _ in range(4):  # several pooled connections
+        assert control_api(control, t, "GET", "/sync/pulls").status_code == 200
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:
+        ended = conn.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                             " WHERE application_name = 'mzsync-control') s").fetchone()
+    assert ended and ended[0] >= 1
+    assert [control_api(control, t, "GET", "/sync/pulls").status_code for _ in range(6)] == [200] * 6
