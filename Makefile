@@ -48,8 +48,9 @@ bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-pulle
 bench-ingress: install
 	$(PY) -m bench.ingress
 
+# e.g. make bench-streams ARGS="--records 1000000 --workers 1 --order shuffled" (python -m bench.streams --help)
 bench-streams: install
-	$(PY) -m bench.streams
+	$(PY) -m bench.streams $(ARGS)
 
 bench-replay: install
 	$(PY) -m bench.replay

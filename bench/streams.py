@@ -1,18 +1,19 @@
 """Canonical events per second of the streams workers on a pre-filled raw topic.
 
-    python -m bench.streams [--records 100000] [--workers 1,2] [--order shuffled,sorted]
+    python -m bench.streams [--records 100000] [--workers 1,2] [--order shuffled,sorted] [--floors 2]
+    make bench-streams ARGS="--records 1000000 --workers 1 --order shuffled"
 
-Fills raw.zoho with the Zoho records of the synthetic college (ops/college: reference data,
-students, registrations, payments, enrollments and many grades, with the webhooks' variants) for a
-tenant of its own, exactly as the ingress would store them — shuffled (most grades arrive before
-their class, student or registration and wait) or sorted (reference data first, then student by
-student: nothing waits), each order on a freshly emptied stack — then starts a
-fresh streams generation with 1 and with 2 workers and times how long they take to turn every
-record into its canonical events (from the workers' start, and from
-their first output to their last: the steady rate), sampling worker 0's resident memory every tenth of
-the events. Then, on the same records, faust agents that do nothing
-but read them, or read and send each on with each of the producers (bench/faust_floor.py): the ceiling for
-any faust processor on this machine, printed with the streams workers' ratio to it.
+For each input order, on a freshly emptied stack of its own: fills raw.zoho with the Zoho records of the
+synthetic college (ops/college: reference data, students, registrations, payments, enrollments and many
+grades, with the webhooks' variants) for a tenant of its own, exactly as the ingress would store them,
+either shuffled (most grades arrive before what they name, and wait) or sorted (reference data, then
+students, registrations, payments, enrollments, grades: nothing waits). Then starts a fresh streams
+generation with 1 and with 2 workers and times how long they take to turn every record into its canonical
+events (from the workers' start, and from their first output to their last: the steady rate), sampling
+worker 0's RSS as it goes (peak, and its slope over the second half of the events: flat is ~0). Last, on the
+same records, faust agents that do nothing but read them, or read and send each on
+(bench/faust_floor.py): the ceiling for any faust processor on this machine; every rate is printed as a
+ratio to the floors measured in the same run, and shuffled as a ratio to sorted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -40,6 +42,10 @@ from schemas.bodies import decode_body
 from schemas.keys import RawKey, zoho_delivery_id, zoho_record_id
 from schemas.topics import CANONICAL_ENTITIES, RAW_ZOHO, canonical
 
+# Sorted input: everything a record names comes before it (stable within a kind: student by student).
+_RANK = {entity: rank for rank, entity in enumerate(
+    ("teacher", "program", "unit", "class", "student", "registration", "payment", "enrollment", "grade"))}
+
 
 def _requests(n: int, order: str) -> list[PlannedRequest]:
     """About `n` Zoho records of one college, every one of which resolves (all it names is sent too), in `order`.
@@ -52,6 +58,8 @@ def _requests(n: int, order: str) -> list[PlannedRequest]:
     requests = [r for r in webhook_requests(college) if r.source == "zoho"]
     if order == "shuffled":
         random.Random(42).shuffle(requests)
+    else:
+        requests.sort(key=lambda r: _RANK[r.entity])
     return requests
 
 
@@ -94,41 +102,67 @@ def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    """Resident set size of process `pid` in MB (0 once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
+@dataclass
+class Run:
+    seen: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    # (canonical events counted so far, worker 0's RSS in MB), about once a second
+    rss: list[tuple[int, float]] = field(default_factory=list)
+
+    def peak_rss(self) -> float:
+        return max((mb for _, mb in self.rss), default=0.0)
+
+    def rss_slope(self) -> float:
+        """MB per 100,000 events over the second half of the events (least squares): ~0 when flat."""
+        half = [(n, mb) for n, mb in self.rss if n >= self.seen / 2]
+        if len(half) < 2:
+            return 0.0
+        mx = sum(n for n, _ in half) / len(half)
+        my = sum(mb for _, mb in half) / len(half)
+        var = sum((n - mx) ** 2 for n, _ in half)
+        return 0.0 if var == 0 else sum((n - mx) * (mb - my) for n, mb in half) / var * 100_000
+
+
 def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str, expected: int,
-                  timeout: float, watched: int) -> tuple[int, float, float, list[float]]:
-    """Count canonical events of `tenant` after `start`; return (count, time of the first one, of the last, the
-    RSS in MB of process `watched` at each tenth of `expected`)."""
+                  timeout: float, worker_pid: int) -> Run:
+    """Count canonical events of `tenant` after `start`, sampling the worker's RSS as they come."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False})
     c.assign([TopicPartition(t, p, off) for (t, p), off in start.items()])
     prefix = f"{tenant}/".encode()
     # An event re-sent after a rebalance or restart has the same bytes (deterministic id and content): once.
     distinct: set[int] = set()
-    seen, first, last = 0, 0.0, time.monotonic()
-    rss: list[float] = []
+    run = Run(last=time.monotonic())
     deadline = time.monotonic() + timeout
-    while seen < expected and time.monotonic() < deadline:
+    next_sample = 0.0
+    while run.seen < expected and time.monotonic() < deadline:
         for msg in c.consume(1000, timeout=0.5):
             if msg.error() is None and (msg.key() or b"").startswith(prefix) and hash(msg.value()) not in distinct:
                 distinct.add(hash(msg.value()))
-                seen += 1
-                last = time.monotonic()
-                first = first or last
-        while len(rss) < 10 and seen >= expected * (len(rss) + 1) // 10:
-            rss.append(rss_mb(watched))
+                run.seen += 1
+                run.last = time.monotonic()
+                run.first = run.first or run.last
+        if time.monotonic() >= next_sample:
+            run.rss.append((run.seen, rss_mb(worker_pid)))
+            next_sample = time.monotonic() + 1.0
+    run.rss.append((run.seen, rss_mb(worker_pid)))
     c.close()
-    return seen, first, last, rss
+    return run
 
 
-def run(bootstrap: str, tenant: str, workers: int, expected: int,
-        env: dict[str, str]) -> tuple[float, float, int, list[float]]:
-    """(seconds from the workers' start to the last output, from the first output to the last, outputs, worker 0's
-    RSS at each tenth of the outputs)."""
+def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str, str],
+        timeout: float) -> tuple[float, Run]:
+    """(seconds from the workers' start to the last output, what was counted)."""
     app_id = f"mzsync-bench-{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="bench-streams-"))
     start = end_offsets(bootstrap)
@@ -143,9 +177,8 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int,
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
-        seen, first, last, rss = count_outputs(bootstrap, start, tenant, expected, timeout=3600,
-                                               watched=procs[0].pid)
-    return last - t0, last - first, seen, rss
+        counted = count_outputs(bootstrap, start, tenant, expected, timeout, procs[0].pid)
+    return counted.last - t0, counted
 
 
 def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, str]) -> float:
@@ -168,11 +201,44 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
     return float(result["records"]) / float(result["seconds"])
 
 
-def _rss_line(rss: list[float]) -> str:
-    if len(rss) < 10:
-        return f"RSS {', '.join(f'{r:.0f}' for r in rss)} MB (incomplete)"
-    return (f"RSS peak {max(rss):.0f} MB, at 50% {rss[4]:.0f} MB, at 100% {rss[9]:.0f} MB "
-            f"(second half {rss[9] - rss[4]:+.0f} MB)")
+FLOORS = [("read only", None), ("read + publish (streams path)", "publish"),
+          ("read + send, librdkafka", "librdkafka"), ("read + send, aiokafka", "aiokafka")]
+
+
+def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple[dict[int, float], dict[str, float]]:
+    """Run every worker count on `order`'s records on a stack of its own: (steady events/s by workers, floors)."""
+    with ExitStack() as undo:
+        if settings.kafka_bootstrap_servers:
+            bootstrap = settings.kafka_bootstrap_servers
+        else:
+            # A stack of its own, emptied first: the workers must read only this order's records.
+            stack = own_stack(undo, ".stack-bench", kafka_port=39092, pg_port=35432,
+                              partitions=settings.topic_partitions)
+            bootstrap = stack.cfg.kafka_bootstrap
+        tenant = f"bench-{uuid.uuid4().hex[:6]}"
+        t0 = time.monotonic()
+        records, n = prefill(bootstrap, tenant, args.records, order)
+        print(f"\n{order}: pre-filled raw.zoho with {records:,} records ({n:,} events) for tenant {tenant} in "
+              f"{time.monotonic() - t0:.1f}s")
+        env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+        print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
+              f" {'per worker':>10} | {'RSS peak MB':>11} {'MB/100k, 2nd half':>17}")
+        steady: dict[int, float] = {}
+        for workers in [int(w) for w in args.workers.split(",")]:
+            elapsed, counted = run(bootstrap, tenant, workers, n, env, args.timeout)
+            span = max(counted.last - counted.first, 1e-9)
+            steady[workers] = counted.seen / span
+            print(f"{workers:>7} | {counted.seen:>8,} {elapsed:>8.1f} {counted.seen / elapsed:>9,.0f} | {span:>8.1f}"
+                  f" {steady[workers]:>9,.0f} {steady[workers] / workers:>10,.0f} | {counted.peak_rss():>11.0f}"
+                  f" {counted.rss_slope():>17.1f}" + ("" if counted.seen == n else f"   INCOMPLETE: expected {n:,}"))
+        print("(seconds: from the workers' start, with start-up and group join; steady: first output to last;"
+              " RSS: worker 0)")
+        # What faust alone costs per record here: the ceiling for any faust processor on this machine.
+        floors = {label: faust_floor(bootstrap, records, send, env) for label, send in FLOORS[:args.floors]}
+        for label, rate in floors.items():
+            ratios = "  ".join(f"{w} worker(s) / this: {r / rate:.3f}" for w, r in steady.items())
+            print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   {ratios}")
+        return steady, floors
 
 
 @stops_what_it_starts
@@ -181,48 +247,25 @@ def main(undo: ExitStack) -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--order", default="shuffled,sorted", help="input orders, each on a freshly emptied stack")
+    ap.add_argument("--floors", type=int, default=2, choices=range(1, len(FLOORS) + 1),
+                    help="how many faust floors to measure: read only, + publish, + librdkafka send, + aiokafka send")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one worker count's run")
     args = ap.parse_args()
     settings = Settings()
-    orders = args.order.split(",")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"load {os.getloadavg()[0]:.2f}")
-    steady: dict[str, float] = {}
-    bootstrap, records = "", 0
-    for order in orders:
-        with ExitStack() as per_order:
-            if settings.kafka_bootstrap_servers:
-                bootstrap = settings.kafka_bootstrap_servers
-            else:
-                # A stack of its own, emptied first: the workers must read only this order's records.
-                stack = own_stack(per_order if order != orders[-1] else undo, ".stack-bench", kafka_port=39092,
-                                  pg_port=35432, partitions=settings.topic_partitions)
-                bootstrap = stack.cfg.kafka_bootstrap
-            tenant = f"bench-{uuid.uuid4().hex[:6]}"
-            t0 = time.monotonic()
-            records, n = prefill(bootstrap, tenant, args.records, order)
-            print(f"\n{order}: pre-filled raw.zoho with {records:,} records ({n:,} events) for tenant {tenant} in "
-                  f"{time.monotonic() - t0:.1f}s")
-            env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-            print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
-                  f" {'per worker':>10}")
-            for workers in [int(w) for w in args.workers.split(",")]:
-                elapsed, took, seen, rss = run(bootstrap, tenant, workers, n, env)
-                if workers == 1:
-                    steady[order] = seen / took
-                print(f"{workers:>7} | {seen:>8,} {elapsed:>8.1f} {seen / elapsed:>9,.0f} | {took:>8.1f}"
-                      f" {seen / took:>9,.0f} {seen / took / workers:>10,.0f}   worker 0: {_rss_line(rss)}"
-                      + ("" if seen == n else f"   INCOMPLETE: expected {n:,}"))
-    print("(seconds: from the workers' start, with start-up and group join; steady: first output to last)")
-    if "shuffled" in steady and "sorted" in steady:
-        print(f"shuffled / sorted (1 worker, steady): {steady['shuffled'] / steady['sorted']:.3f}")
-    # What faust alone costs per record here (on the last order's records): the ceiling for any faust processor.
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    floors = [("read only", None), ("read + send, aiokafka", "aiokafka"), ("read + send, librdkafka", "librdkafka"),
-              ("read + publish (streams path)", "publish")]
-    rates = {label: faust_floor(bootstrap, records, send, env) for label, send in floors}
-    for label, rate in rates.items():
-        ratios = ", ".join(f"{order} / this {r / rate:.3f}" for order, r in steady.items())
-        print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   1 worker steady: {ratios}")
+          f"load average {os.getloadavg()[0]:.2f} at start")
+    results = {order: one_order(order, args, settings) for order in args.order.split(",")}
+    if "shuffled" in results and "sorted" in results:
+        shuffled, sorted_ = results["shuffled"][0], results["sorted"][0]
+        for workers in shuffled.keys() & sorted_.keys():
+            print(f"shuffled / sorted ({workers} worker(s), steady): {shuffled[workers] / sorted_[workers]:.3f}")
+        # Both orders against one floor: the floor reads the same records, in whatever order.
+        floors = results["sorted"][1]
+        label = FLOORS[1][0] if FLOORS[1][0] in floors else FLOORS[0][0]
+        floor = floors[label]
+        print(f"1 worker (steady) / faust floor {label} of the sorted run: shuffled "
+              f"{shuffled.get(1, 0.0) / floor:.3f}, sorted {sorted_.get(1, 0.0) / floor:.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ async def publish(topic: faust.TopicT | str, key: bytes | None, value: bytes, *,
 
 
 def state(name: str) -> State:
-    return State(app, name, PARTITIONS, config.cache_entries)
+    return State(app, name, PARTITIONS, config.cache_entries, config.cache_bytes)
 
 
 # Intake: delivery ids seen recently (by event time), bounded by window expiry.

@@ -33,3 +33,5 @@ class StreamsSettings(BaseSettings):
     # availability (both copies die with the host), so none by default; 1 where workers run on separate hosts.
     standby_replicas: int = Field(default=0, alias="STREAMS_STANDBY_REPLICAS")
     cache_entries: int = Field(default=2_000, alias="STREAMS_CACHE_ENTRIES")
+    # ... and at most this many bytes of stored keys and values per table (as written to RocksDB).
+    cache_bytes: int = Field(default=8 * 1024**2, alias="STREAMS_CACHE_BYTES")

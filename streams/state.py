@@ -1,4 +1,6 @@
-"""Stage state: a faust table (RocksDB, raw bytes, JSON values) behind a bounded in-memory cache.
+"""Stage state: a faust table (RocksDB, raw bytes, JSON values) behind an in-memory cache bounded in entries and
+in bytes (a few large values, such as a long list of waiting records, must not hold the memory that thousands
+of small ones would).
 
 Reads hit the cache first. A write changes the cache and marks the key; when the batch ends, each marked
 key is written once — to the partition's RocksDB and to the table's changelog, through the cheap send path
@@ -18,7 +20,7 @@ import orjson
 
 from streams.producer import LibrdkafkaProducer
 
-_ABSENT = object()
+ABSENT = object()
 
 # Per partition and table (faust opens one RocksDB each, with its own cache): faust's defaults (64 MB write
 # buffers ×3, a 2 GB block cache) let a worker's memory grow with the data; the hot keys live in `State`'s
@@ -27,15 +29,77 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 2 * 1024**2, "max_write_buffer_number": 
                    "block_cache_compressed_size": 1024**2, "target_file_size_base": 8 * 1024**2}
 
 
+Slot = tuple[int, str]  # (partition, key)
+
+
+class Cache:
+    """Least recently used values, bounded in entries and in stored bytes; a changed value not yet written
+    (dirty) is never dropped, and counts its bytes once it is written."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._values: OrderedDict[Slot, Any] = OrderedDict()
+        self._sizes: dict[Slot, int] = {}
+        self.dirty: set[Slot] = set()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, slot: Slot) -> bool:
+        return slot in self._values
+
+    def get(self, slot: Slot) -> Any:
+        """The cached value (`ABSENT` when not cached), now the most recently used."""
+        value = self._values.get(slot, ABSENT)
+        if value is not ABSENT:
+            self._values.move_to_end(slot)
+        return value
+
+    def put(self, slot: Slot, value: Any, size: int) -> None:
+        """Cache a value as stored (`size` bytes), most recently used."""
+        self.bytes += size - self._sizes.get(slot, 0)
+        self._sizes[slot] = size
+        self._values[slot] = value
+        self._values.move_to_end(slot)
+
+    def change(self, slot: Slot, value: Any) -> None:
+        """A value to be written: kept until `written`."""
+        self.put(slot, value, 0)
+        self.dirty.add(slot)
+
+    def written(self, slot: Slot, size: int) -> None:
+        self.dirty.discard(slot)
+        self.bytes += size - self._sizes.get(slot, 0)
+        self._sizes[slot] = size
+
+    def over(self) -> bool:
+        return len(self._values) > self.max_entries or self.bytes > self.max_bytes
+
+    def trim(self) -> None:
+        """Drop the least recently used clean values until within both bounds (or only dirty ones are left)."""
+        while self.over():
+            oldest = next((slot for slot in self._values if slot not in self.dirty), None)
+            if oldest is None:
+                return
+            self.drop(oldest)
+
+    def drop(self, slot: Slot) -> None:
+        del self._values[slot]
+        self.bytes -= self._sizes.pop(slot, 0)
+
+    def clean_slots(self) -> list[Slot]:
+        return [slot for slot in self._values if slot not in self.dirty]
+
+
 class State:
-    def __init__(self, app: faust.App, name: str, partitions: int, cache_entries: int) -> None:
+    def __init__(self, app: faust.App, name: str, partitions: int, cache_entries: int, cache_bytes: int) -> None:
         self.app = app
         # bytes key and value types: faust's raw serializer (the values are orjson, encoded here).
         self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                                options=ROCKSDB_OPTIONS)
-        self.cache_entries = cache_entries
-        self._cache: OrderedDict[tuple[int, str], Any] = OrderedDict()
-        self._dirty: set[tuple[int, str]] = set()
+        self._cache = Cache(cache_entries, cache_bytes)
 
     def _db(self, partition: int) -> Any:
         """faust's RocksDB of `partition` for this table, read and written directly: faust's store API costs a
@@ -46,44 +110,40 @@ class State:
     def get(self, key: str, partition: int) -> Any:
         """The value of `key` in `partition` (None when absent)."""
         slot = (partition, key)
-        value = self._cache.get(slot, _ABSENT)
-        if value is not _ABSENT:
-            self._cache.move_to_end(slot)
+        value = self._cache.get(slot)
+        if value is not ABSENT:
             return value
         raw = self._db(partition).get(key.encode())
         value = None if raw is None else orjson.loads(raw)
-        self._cache[slot] = value
-        if len(self._cache) > self.cache_entries and not self._dirty:
-            self._cache.popitem(last=False)
+        self._cache.put(slot, value, len(key) + (0 if raw is None else len(raw)))
+        if self._cache.over():
+            self._cache.trim()
         return value
 
     def set(self, key: str, value: Any, partition: int) -> None:
         """Change `key` (None deletes it); written when the batch ends."""
-        slot = (partition, key)
-        self._cache[slot] = value
-        self._cache.move_to_end(slot)
-        self._dirty.add(slot)
+        self._cache.change((partition, key), value)
 
     async def flush(self) -> None:
         """Write every key changed since the last flush, once, and trim the cache to its bound."""
         # RocksDB first and without awaiting: another stage writing this table (emitted) may run at the awaits
         # below, and must find in RocksDB whatever the trim drops from the cache.
         sends: list[tuple[bytes, bytes | None, int]] = []
-        for slot in self._dirty:
+        for slot in list(self._cache.dirty):
             partition, key = slot
-            value = self._cache[slot]
+            value = self._cache.get(slot)
             kb = key.encode()
             db = self._db(partition)
             if value is None:
                 db.delete(kb)
                 sends.append((kb, None, partition))
+                self._cache.written(slot, len(kb))
             else:
                 vb = orjson.dumps(value)
                 db.put(kb, vb)
                 sends.append((kb, vb, partition))
-        self._dirty.clear()
-        while len(self._cache) > self.cache_entries:
-            self._cache.popitem(last=False)
+                self._cache.written(slot, len(kb) + len(vb))
+        self._cache.trim()
         if sends:
             producer = self.app.producer
             assert isinstance(producer, LibrdkafkaProducer)
@@ -94,8 +154,8 @@ class State:
     def forget(self) -> None:
         """Drop what the cache holds (partitions moved: another worker may have changed it), but not changes
         still to be written."""
-        for slot in [slot for slot in self._cache if slot not in self._dirty]:
-            del self._cache[slot]
+        for slot in self._cache.clean_slots():
+            self._cache.drop(slot)
 
     def items(self) -> list[tuple[str, Any]]:
         """Every stored (key, value) of the partitions this worker owns (after recovery, to rebuild indexes)."""
