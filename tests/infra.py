@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from common import log
 from common.kafka_admin import ensure_topics
@@ -174,6 +175,13 @@ def read_records(bootstrap: str, topic: str, start: dict[int, int] | None = None
 
 def read_at(bootstrap: str, topic: str, partition: int, offset: int) -> Record:
     return log.read_at(bootstrap, topic, partition, offset)
+
+
+def metric_sum(metrics_url: str, name: str, **labels: str) -> float:
+    """The sum of the samples of `name` at a service's /metrics that carry all of `labels`."""
+    text = httpx.get(metrics_url, timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
 
 
 def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:

@@ -13,12 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import Producer
 
 from schemas.codec import decode, encode
-from tests.infra import Infra, free_port, read_records, start_service, stop_service, wait_until
+from tests.infra import Infra, free_port, metric_sum, read_records, start_service, stop_service, wait_until
 from tests.moodle_emulator.harness import Emulator, Receiver, running_emulator, webhook_receiver
 
 SITES = 16
@@ -199,13 +198,7 @@ class SinkProcess:
     log: Path
 
     def metric(self, name: str, **labels: str) -> float:
-        wanted = [f'{k}="{v}"' for k, v in labels.items()]
-        total = 0.0
-        for line in httpx.get(f"{self.url}/metrics").text.splitlines():
-            sample, _, value = line.rpartition(" ")
-            if sample.split("{")[0] == name and all(w in sample for w in wanted):
-                total += float(value)
-        return total
+        return metric_sum(f"{self.url}/metrics", name, **labels)
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)

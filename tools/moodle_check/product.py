@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg.rows import dict_row
 
 from common.settings import PROJECT_ROOT
@@ -113,13 +114,9 @@ class Product:
 
     def metric(self, name: str, port: int, **labels: str) -> float:
         """The sum of a Prometheus metric's samples with these labels."""
-        wanted = [f'{k}="{v}"' for k, v in labels.items()]
-        total = 0.0
-        for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
-            sample, _, value = line.rpartition(" ")
-            if sample.split("{")[0] == name and all(w in sample for w in wanted):
-                total += float(value)
-        return total
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+                   if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
 
     def _healthy(self, url: str, name: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
