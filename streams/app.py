@@ -15,7 +15,6 @@ one message per batch and partition, see streams/messages.py):
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
@@ -24,6 +23,7 @@ from common.logs import setup_logging
 from common.settings import get_settings
 from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
+from streams.deliveries import Deliveries
 from streams.producer import LibrdkafkaProducer
 from streams.state import State
 
@@ -102,10 +102,8 @@ def state(name: str) -> State:
     return State(app, name, PARTITIONS, config.cache_entries, config.cache_bytes)
 
 
-# Intake: delivery ids seen recently (by event time), bounded by window expiry.
-deliveries = app.Table("deliveries", default=int, partitions=PARTITIONS).tumbling(
-    timedelta(seconds=config.delivery_dedupe_s), expires=timedelta(seconds=2 * config.delivery_dedupe_s)
-)
+# Intake: delivery ids seen lately (by the raw records' time), for dropping redeliveries.
+deliveries = Deliveries(app, "delivery-ids", PARTITIONS, config.delivery_dedupe_s)
 
 # Identity: tenant/email -> {"student", "users"}.
 identities = state("identities")

@@ -7,12 +7,10 @@ changelog records) is queued before `take_events` acks the batch's events, and f
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Protocol, cast
 
 import faust
-from faust.streams import _current_event
 from faust.types import EventT
 
 from schemas.keys import tenant_of
@@ -24,14 +22,17 @@ from streams.waiting import Index
 Handler = Callable[[EventT, Outbox], Awaitable[None]]
 
 
-async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[State, ...] = ()) -> None:
+class Table(Protocol):
+    async def flush(self) -> None: ...
+
+
+async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = ()) -> None:
     """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes."""
     outbox = Outbox(PARTITIONS)
     # take_events is faust.Stream's (the StreamT interface lacks it): acks each batch's events after the body.
     async for events in cast(faust.Stream[bytes], stream).take_events(config.batch_max, within=config.batch_wait_s):
+        # Every table read and write names its partition (State, Deliveries): no current event to set.
         for event in events:
-            # Table reads and windowed-table writes go to the current event's partition: this event's.
-            _current_event.set(weakref.ref(event))
             await handle(event, outbox)
         for st in states:
             await st.flush()

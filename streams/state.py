@@ -34,63 +34,64 @@ Slot = tuple[int, str]  # (partition, key)
 
 class Cache:
     """Least recently used values, bounded in entries and in stored bytes; a changed value not yet written
-    (dirty) is never dropped, and counts its bytes once it is written."""
+    (dirty) is never dropped, and counts its bytes once it is written. Dirty values are kept apart from the
+    clean ones, so trimming drops the oldest clean value at once however many changes a batch holds."""
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._values: OrderedDict[Slot, Any] = OrderedDict()
+        self._clean: OrderedDict[Slot, Any] = OrderedDict()
         self._sizes: dict[Slot, int] = {}
-        self.dirty: set[Slot] = set()
+        self.dirty: dict[Slot, Any] = {}
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._clean) + len(self.dirty)
 
     def __contains__(self, slot: Slot) -> bool:
-        return slot in self._values
+        return slot in self.dirty or slot in self._clean
 
     def get(self, slot: Slot) -> Any:
-        """The cached value (`ABSENT` when not cached), now the most recently used."""
-        value = self._values.get(slot, ABSENT)
-        if value is not ABSENT:
-            self._values.move_to_end(slot)
+        """The cached value (`ABSENT` when not cached); a clean one is now the most recently used."""
+        value = self.dirty.get(slot, ABSENT)
+        if value is ABSENT:
+            value = self._clean.get(slot, ABSENT)
+            if value is not ABSENT:
+                self._clean.move_to_end(slot)
         return value
 
     def put(self, slot: Slot, value: Any, size: int) -> None:
         """Cache a value as stored (`size` bytes), most recently used."""
         self.bytes += size - self._sizes.get(slot, 0)
         self._sizes[slot] = size
-        self._values[slot] = value
-        self._values.move_to_end(slot)
+        self.dirty.pop(slot, None)
+        self._clean[slot] = value
+        self._clean.move_to_end(slot)
 
     def change(self, slot: Slot, value: Any) -> None:
         """A value to be written: kept until `written`."""
-        self.put(slot, value, 0)
-        self.dirty.add(slot)
+        self._clean.pop(slot, None)
+        self.dirty[slot] = value
 
     def written(self, slot: Slot, size: int) -> None:
-        self.dirty.discard(slot)
-        self.bytes += size - self._sizes.get(slot, 0)
-        self._sizes[slot] = size
+        """The change of `slot` is stored (`size` bytes): now a clean, most recently used value."""
+        self.put(slot, self.dirty[slot], size)
 
     def over(self) -> bool:
-        return len(self._values) > self.max_entries or self.bytes > self.max_bytes
+        return len(self) > self.max_entries or self.bytes > self.max_bytes
 
     def trim(self) -> None:
         """Drop the least recently used clean values until within both bounds (or only dirty ones are left)."""
-        while self.over():
-            oldest = next((slot for slot in self._values if slot not in self.dirty), None)
-            if oldest is None:
-                return
-            self.drop(oldest)
+        while self._clean and self.over():
+            slot, _ = self._clean.popitem(last=False)
+            self.bytes -= self._sizes.pop(slot, 0)
 
     def drop(self, slot: Slot) -> None:
-        del self._values[slot]
+        del self._clean[slot]
         self.bytes -= self._sizes.pop(slot, 0)
 
     def clean_slots(self) -> list[Slot]:
-        return [slot for slot in self._values if slot not in self.dirty]
+        return list(self._clean)
 
 
 class State:
@@ -129,9 +130,8 @@ class State:
         # RocksDB first and without awaiting: another stage writing this table (emitted) may run at the awaits
         # below, and must find in RocksDB whatever the trim drops from the cache.
         sends: list[tuple[bytes, bytes | None, int]] = []
-        for slot in list(self._cache.dirty):
+        for slot, value in list(self._cache.dirty.items()):
             partition, key = slot
-            value = self._cache.get(slot)
             kb = key.encode()
             db = self._db(partition)
             if value is None:

@@ -12,10 +12,10 @@ from schemas.deadletter import INTERNAL_ERROR, INVALID_RECORD, DeadLetter, Field
 from schemas.keys import EntityKey
 from streams import batches
 from streams.app import (
+    DROPPED,
     EVENTS_IN,
     PARTITIONS,
     app,
-    config,
     deliveries,
     emitted,
     identity_topic,
@@ -123,16 +123,12 @@ async def _intake(event: EventT, outbox: Outbox) -> None:
     source = _h(headers, "source") or ("zoho" if msg.topic == "raw.zoho" else "moodle")
     delivery_id = _h(headers, "delivery-id") or None
     body = event.value if isinstance(event.value, bytes) else b""
-    if delivery_id:
-        seen_key = f"{source}/{tenant}/{delivery_id}"
-        here = f"{msg.topic}:{msg.partition}:{msg.offset}"
-        window = deliveries[seen_key]
-        first = window.current() or window.delta(config.delivery_dedupe_s)
-        # A redelivery is another raw record with the same id. The same record read again (a restart
-        # after a crash whose table write survived but whose outputs did not) is processed again.
-        if first and first != here:
-            return
-        deliveries[seen_key] = here
+    # A redelivery is another raw record with the same id. The same record read again (a restart after a crash
+    # whose table write survived but whose outputs did not) is processed again.
+    if delivery_id and not deliveries.first(msg.partition, f"{source}/{tenant}/{delivery_id}",
+                                            f"{msg.topic}:{msg.partition}:{msg.offset}", int(msg.timestamp * 1000)):
+        DROPPED.labels("redelivery").inc()
+        return
     received = _h(headers, "received-at")
     items = parse_raw(
         source="zoho" if source == "zoho" else "moodle",
@@ -159,6 +155,11 @@ async def _intake(event: EventT, outbox: Outbox) -> None:
                                "internal"))
 
 
+@deliveries.table.on_recover
+async def _forget_buckets() -> None:
+    deliveries.forget()
+
+
 @app.agent(raw_topics, concurrency=1)
 async def intake(stream: faust.StreamT[bytes]) -> None:
-    await batches.run(stream, _intake, (emitted,))
+    await batches.run(stream, _intake, (emitted, deliveries))

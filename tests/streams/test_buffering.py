@@ -10,7 +10,7 @@ import httpx
 
 from ops.college import webhooks as college
 from tests.conftest import TenantCreds
-from tests.infra import Infra, Service
+from tests.infra import Infra, Service, metric_sum
 from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, new_id, offsets, settled, wait_for
 
 
@@ -95,7 +95,7 @@ async def test_redeliveries_and_unchanged_resends_produce_one_event(
     sid = new_id()
     body = college.notification("BTEC_Students", college.student(sid, f"r{sid}@college.example"), new_id())
     user = college.moodle_user(4242, f"r{sid}@college.example", new_id())
-    streams_run.start("w1")
+    worker = streams_run.start("w1")
     async with sender.client() as client:
         for _ in range(3):
             await sender.zoho(client, "BTEC_Students", body)  # same notification id: a redelivery
@@ -114,6 +114,11 @@ async def test_redeliveries_and_unchanged_resends_produce_one_event(
     assert {e["entity_id"] for e in users} == {"4242"}
     assert users[-1]["payload"]["student_id"] == sid
     assert len(users) <= 2
+    # The copies with a delivery id already seen were dropped at intake (this generation read the whole raw
+    # log, other tests' redeliveries included), not only found unchanged later.
+    redeliveries = metric_sum(f"http://127.0.0.1:{worker.web_port}/metrics", "streams_dropped_total",
+                              why="redelivery")
+    assert redeliveries >= 4
 
 
 async def _zoho_side(sender: Sender, client: httpx.AsyncClient, student: dict[str, Any], pid: str, uid: str,

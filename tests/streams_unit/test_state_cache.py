@@ -53,3 +53,19 @@ def test_rewriting_a_value_counts_its_bytes_once() -> None:
     assert cache.bytes == 300
     cache.drop((0, "k"))
     assert cache.bytes == 0 and len(cache) == 0
+
+
+def test_a_batch_of_changes_leaves_room_only_for_what_it_read_last() -> None:
+    cache = Cache(max_entries=10, max_bytes=10**6)
+    for n in range(1000):
+        cache.change((0, f"changed{n}"), n)
+    for n in range(5):
+        cache.put((1, f"read{n}"), n, 10)
+        cache.trim()
+    # Over the bound while the changes are unwritten: whatever was read is dropped again, the changes stay.
+    assert len(cache) == 1000 and cache.get((1, "read4")) is ABSENT
+    for n in range(1000):
+        cache.written((0, f"changed{n}"), 10)
+    cache.trim()
+    assert len(cache) == 10
+    assert [cache.get((0, f"changed{n}")) for n in range(990, 1000)] == list(range(990, 1000))
