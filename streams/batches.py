@@ -13,11 +13,10 @@ from typing import Protocol, cast
 import faust
 from faust.types import EventT
 
-from schemas.keys import tenant_of
 from streams.app import PARTITIONS, config, publish
 from streams.outbox import Outbox, partition_of
 from streams.state import State
-from streams.waiting import Index
+from streams.waiting import Waiting
 
 Handler = Callable[[EventT, Outbox], Awaitable[None]]
 
@@ -40,11 +39,9 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
             await publish(topic, None, value, partition=partition)
 
 
-def rebuild(index: Index, pending: State, states: tuple[State, ...]) -> None:
+def rebuild(pending: Waiting, states: tuple[State, ...]) -> None:
     """After partitions were assigned and their tables recovered: drop cached state and rebuild the stage's
     waiting index from its table, for exactly the partitions this worker owns now."""
-    for st in (pending, *states):
+    for st in (pending.state, *states):
         st.forget()
-    index.clear()
-    for key, items in pending.items():
-        index.update(key, tenant_of(key), partition_of(key, PARTITIONS), [], items)
+    pending.rebuild(lambda group: partition_of(group, PARTITIONS))

@@ -19,7 +19,7 @@ from streams.messages import KIND, TICK, Item, decode_batch, header, unpack
 from streams.outbox import Outbox
 
 MAX_WAITING_PER_USER = 1000
-index = waiting.Index(config.pending_expiry_s * 1000)
+pending = waiting.Waiting(moodle_pending, config.pending_expiry_s * 1000)
 
 
 async def _emit_user(user_event: list[Any], student: str | None, method: str | None, partition: int) -> None:
@@ -32,21 +32,14 @@ async def _emit_user(user_event: list[Any], student: str | None, method: str | N
 def _release(key: str, student: str, partition: int, pos: str, outbox: Outbox) -> None:
     """Forward the user's waiting grades; send again what input `pos` released before a crash."""
     tenant = tenant_of(key)
-    items = moodle_pending.get(key, partition) or []
-    if not items:
-        return
     now = int(time.time() * 1000)
-    keep = []
-    for item in items:
+    for item_key, item in pending.items(key, partition):
         if waiting.is_released(item) and item["rb"] != pos:
-            keep.append(item)
             continue
         outbox.add(person_topic.get_topic_name(), Item(EntityKey(tenant, student).text(), item["k"], None, None,
                                                        item["v"]))
-        keep.append(item if waiting.is_released(item) else waiting.released(item, pos, now))
-    if keep != items:
-        moodle_pending.set(key, keep, partition)
-        index.update(key, tenant, partition, items, keep)
+        if not waiting.is_released(item):
+            pending.put(key, partition, item_key, waiting.released(item, pos, now))
 
 
 def _unlinked(missing: list[str]) -> str:
@@ -97,20 +90,16 @@ async def _item(item: Item, partition: int, pos: str, outbox: Outbox) -> None:
 async def _hold(key: str, event: list[Any], kind: str, partition: int) -> None:
     """Keep a record until its Moodle user is linked to a student (bounded per user and tenant)."""
     tenant = tenant_of(key)
-    items = moodle_pending.get(key, partition) or []
-    if waiting.live(items) >= MAX_WAITING_PER_USER or index.waiting(tenant, partition) >= config.pending_cap:
+    if pending.live(key) >= MAX_WAITING_PER_USER or pending.waiting(tenant, partition) >= config.pending_cap:
         await dead(waiting.letter(unpack(event), WAITING_CAPACITY_EXCEEDED, ["student"], "too many records waiting"))
         return
-    updated = waiting.add(items, waiting.entry(kind, event, ["student"], int(time.time() * 1000)))
-    if updated is not items:
-        moodle_pending.set(key, updated, partition)
-        index.update(key, tenant, partition, items, updated)
+    pending.add(key, partition, kind, event, ["student"], int(time.time() * 1000))
 
 
 async def _moodle_side(event: EventT, outbox: Outbox) -> None:
     msg = event.message
     if header(event.headers, KIND) == TICK:
-        await expire("moodle", moodle_pending, index, msg.partition, _unlinked, int(msg.timestamp * 1000))
+        await expire("moodle", pending, msg.partition, _unlinked, int(msg.timestamp * 1000))
         return
     for n, item in enumerate(decode_batch(event.value)):
         await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}", outbox)
@@ -119,7 +108,7 @@ async def _moodle_side(event: EventT, outbox: Outbox) -> None:
 @moodle_pending.table.on_recover
 async def _rebuild() -> None:
     """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
-    batches.rebuild(index, moodle_pending, (links, moodle_users, emitted))
+    batches.rebuild(pending, (links, moodle_users, emitted))
 
 
 @app.agent(moodle_topic, concurrency=1)

@@ -35,7 +35,7 @@ REF_FIELDS = {
     "program": ("name",),
     "teacher": ("name",),
 }
-index = waiting.Index(config.pending_expiry_s * 1000)
+pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
 
 
 def _lookup(tenant: str, partition: int) -> Any:
@@ -90,43 +90,28 @@ async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]
 async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: str, missing: list[str],
                 partition: int) -> None:
     tenant = tenant_of(student_key)
-    items = person_pending.get(student_key, partition) or []
-    if waiting.live(items) >= MAX_WAITING_PER_STUDENT or index.waiting(tenant, partition) >= config.pending_cap:
+    if pending.live(student_key) >= MAX_WAITING_PER_STUDENT or pending.waiting(tenant, partition) >= config.pending_cap:
         await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
-    updated = waiting.add(items, waiting.entry(kind, packed, missing, int(time.time() * 1000)))
-    if updated is not items:
-        person_pending.set(student_key, updated, partition)
-        index.update(student_key, tenant, partition, items, updated)
+    pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
 
 async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
     """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the missing
     entries ("class:<id>", …) a reference record satisfies; only records missing one of them are retried."""
-    items = person_pending.get(student_key, partition)
-    if not items:
-        return
     now = int(time.time() * 1000)
-    keep = []
-    for item in items:
+    for key, item in pending.items(student_key, partition):
         if waiting.is_released(item):
             if item["rb"] == pos:
                 await _try(student_key, item["v"], partition)
-            keep.append(item)
             continue
         if woken_by is not None and woken_by.isdisjoint(item["m"]):
-            keep.append(item)
             continue
         missing = await _try(student_key, item["v"], partition)
         if not missing:
-            keep.append(waiting.released(item, pos, now))
+            pending.put(student_key, partition, key, waiting.released(item, pos, now))
         elif missing != item["m"]:
-            keep.append({**item, "m": missing})
-        else:
-            keep.append(item)
-    if keep != items:
-        person_pending.set(student_key, keep, partition)
-        index.update(student_key, tenant_of(student_key), partition, items, keep)
+            pending.put(student_key, partition, key, {**item, "m": missing})
 
 
 async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
@@ -159,7 +144,7 @@ async def _item(item: Item, partition: int, pos: str) -> None:
         for ref_key in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
                         StateKey(ev.tenant, "course", course).text()):
             # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
-            wake.update(index.waiters(partition, ref_key))
+            wake.update(pending.waiters(partition, ref_key))
         satisfies = frozenset((f"{ev.entity}:{ev.entity_id}", f"course:{course}"))
         for student_key in sorted(wake):
             await _recheck(student_key, partition, pos, satisfies)
@@ -200,7 +185,7 @@ async def _item(item: Item, partition: int, pos: str) -> None:
 async def _person(event: EventT, outbox: Outbox) -> None:
     msg = event.message
     if header(event.headers, KIND) == TICK:
-        await expire("person", person_pending, index, msg.partition, _never_arrived, int(msg.timestamp * 1000))
+        await expire("person", pending, msg.partition, _never_arrived, int(msg.timestamp * 1000))
         return
     for n, item in enumerate(decode_batch(event.value)):
         await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}")
@@ -209,7 +194,7 @@ async def _person(event: EventT, outbox: Outbox) -> None:
 @person_pending.table.on_recover
 async def _rebuild() -> None:
     """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
-    batches.rebuild(index, person_pending, (students, registrations, refs, emitted))
+    batches.rebuild(pending, (students, registrations, refs, emitted))
 
 
 @app.agent(person_topic, concurrency=1)
