@@ -58,7 +58,7 @@ app = App(
     # Batch sends a little: each produce request costs far more Python than each record in it.
     producer_linger_ms=5,
     producer_max_batch_size=256 * 1024,
-    stream_buffer_maxsize=8192,
+    stream_buffer_maxsize=1024,
     # No leader election is used (every timer runs on every worker), so no leader topic to race on.
     topic_disable_leader=True,
     # Table keys and values are JSON; topics set their own (raw bytes) serializers.

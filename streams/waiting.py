@@ -114,10 +114,13 @@ class Waiting:
         """The groups holding records (waiting, or released lately) that named this reference record missing."""
         return self._waiters.get((partition, ref_key), set())
 
-    def items(self, group: str, partition: int) -> list[tuple[str, Item]]:
-        """(key, item) of every record the group holds, in the order they were first stored."""
+    def items(self, group: str, partition: int, naming: frozenset[str] | None = None) -> list[tuple[str, Item]]:
+        """(key, item) of every record the group holds, in the order they were first stored; with `naming`, only
+        those that named one of these reference records missing (the others are not even read)."""
         out = []
-        for key in list(self._groups.get(group, ())):
+        for key, summary in list(self._groups.get(group, {}).items()):
+            if naming is not None and naming.isdisjoint(summary.refs):
+                continue
             item = self.state.get(key, partition)
             if item is not None:
                 out.append((key, item))

@@ -97,15 +97,13 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
 
 
 async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
-    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the missing
-    entries ("class:<id>", …) a reference record satisfies; only records missing one of them are retried."""
+    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the reference
+    records (state keys) that just arrived; only records that named one of them missing are retried."""
     now = int(time.time() * 1000)
-    for key, item in pending.items(student_key, partition):
+    for key, item in pending.items(student_key, partition, woken_by):
         if waiting.is_released(item):
             if item["rb"] == pos:
                 await _try(student_key, item["v"], partition)
-            continue
-        if woken_by is not None and woken_by.isdisjoint(item["m"]):
             continue
         missing = await _try(student_key, item["v"], partition)
         if not missing:
@@ -141,13 +139,13 @@ async def _item(item: Item, partition: int, pos: str) -> None:
             await emit(ev, partition)
         wake: set[str] = set()
         course = str((ev.payload or {}).get("moodle_course_id"))
-        for ref_key in (StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
-                        StateKey(ev.tenant, "course", course).text()):
+        arrived = frozenset((StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
+                             StateKey(ev.tenant, "course", course).text()))
+        for ref_key in arrived:
             # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
             wake.update(pending.waiters(partition, ref_key))
-        satisfies = frozenset((f"{ev.entity}:{ev.entity_id}", f"course:{course}"))
         for student_key in sorted(wake):
-            await _recheck(student_key, partition, pos, satisfies)
+            await _recheck(student_key, partition, pos, arrived)
         return
     if kind == "student":
         if ev.deleted:
