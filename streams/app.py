@@ -26,6 +26,7 @@ from streams.config import StreamsSettings
 from streams.deliveries import Deliveries
 from streams.producer import LibrdkafkaProducer
 from streams.state import State
+from streams.store import SHARED_ROCKSDB
 
 settings = get_settings()
 config = StreamsSettings()
@@ -41,7 +42,8 @@ class App(faust.App):
 app = App(
     config.app_id,
     broker=f"kafka://{settings.kafka_bootstrap()}",
-    store="rocksdb://",
+    # faust's RocksDB store with one memory budget for all of the worker's databases (streams/store.py).
+    store=SHARED_ROCKSDB,
     datadir=str(config.datadir),
     topic_partitions=PARTITIONS,
     topic_replication_factor=settings.topic_replication,

@@ -27,11 +27,14 @@ class StreamsSettings(BaseSettings):
     # batch), waiting at most batch_wait_s for a batch to fill.
     batch_max: int = Field(default=500, alias="STREAMS_BATCH_MAX")
     batch_wait_s: float = Field(default=0.02, alias="STREAMS_BATCH_WAIT_S")
-    # Entries kept in memory per state table (the rest is read from RocksDB when needed): enough for the keys a
-    # few batches touch; more buys few hits on a large college and costs memory (measured: bench/streams.py).
+    # RocksDB's memory, all tables and partitions of a worker together: block cache, index and filter blocks,
+    # and (up to half of it) memtables (streams/store.py).
+    rocksdb_mb: int = Field(default=64, alias="STREAMS_ROCKSDB_MB")
     # faust keeps standby copies of other workers' tables: on one host that costs CPU and memory and buys no
     # availability (both copies die with the host), so none by default; 1 where workers run on separate hosts.
     standby_replicas: int = Field(default=0, alias="STREAMS_STANDBY_REPLICAS")
+    # Entries kept in memory per state table (the rest is read from RocksDB when needed): enough for the keys a
+    # few batches touch; more buys few hits on a large college and costs memory (measured: bench/streams.py).
     cache_entries: int = Field(default=2_000, alias="STREAMS_CACHE_ENTRIES")
     # ... and at most this many bytes of stored keys and values per table (as written to RocksDB).
     cache_bytes: int = Field(default=8 * 1024**2, alias="STREAMS_CACHE_BYTES")

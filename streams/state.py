@@ -22,11 +22,10 @@ from streams.producer import LibrdkafkaProducer
 
 ABSENT = object()
 
-# Per partition and table (faust opens one RocksDB each, with its own cache): faust's defaults (64 MB write
-# buffers ×3, a 2 GB block cache) let a worker's memory grow with the data; the hot keys live in `State`'s
-# cache anyway, so RocksDB gets little memory of its own.
-ROCKSDB_OPTIONS = {"write_buffer_size": 2 * 1024**2, "max_write_buffer_number": 2, "block_cache_size": 1024**2,
-                   "block_cache_compressed_size": 1024**2, "target_file_size_base": 8 * 1024**2}
+# Per partition and table (faust opens one RocksDB each): small write buffers, as the hot keys live in `State`'s
+# cache anyway; the block cache and the memtables' total are the worker's, shared (streams/store.py).
+ROCKSDB_OPTIONS = {"write_buffer_size": 2 * 1024**2, "max_write_buffer_number": 2,
+                   "target_file_size_base": 8 * 1024**2}
 
 
 Slot = tuple[int, str]  # (partition, key)
