@@ -25,11 +25,20 @@ class Table(Protocol):
     async def flush(self) -> None: ...
 
 
-async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = ()) -> None:
-    """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes."""
+# A stage-topic message carries what one batch of the stage before routed to one partition (about
+# batch_max / partitions records, at most MAX_ITEMS_PER_MESSAGE): a few make a batch of about batch_max records.
+# Taking batch_max of them would make batches of tens of thousands of records, all their changes held in memory.
+STAGE_BATCH_MESSAGES = max(1, config.batch_max // 100)
+
+
+async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = (), *,
+              stage_topic: bool = True) -> None:
+    """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes;
+    `stage_topic`: its messages are batches of records (else one record each: the raw topics)."""
     outbox = Outbox(PARTITIONS)
+    size = STAGE_BATCH_MESSAGES if stage_topic else config.batch_max
     # take_events is faust.Stream's (the StreamT interface lacks it): acks each batch's events after the body.
-    async for events in cast(faust.Stream[bytes], stream).take_events(config.batch_max, within=config.batch_wait_s):
+    async for events in cast(faust.Stream[bytes], stream).take_events(size, within=config.batch_wait_s):
         # Every table read and write names its partition (State, Deliveries): no current event to set.
         for event in events:
             await handle(event, outbox)

@@ -162,4 +162,4 @@ async def _forget_buckets() -> None:
 
 @app.agent(raw_topics, concurrency=1)
 async def intake(stream: faust.StreamT[bytes]) -> None:
-    await batches.run(stream, _intake, (emitted, deliveries))
+    await batches.run(stream, _intake, (emitted, deliveries), stage_topic=False)
