@@ -55,9 +55,11 @@ def _identity(v: list[Any]) -> tuple[str, str, object, object]:
 
 
 class _Summary(NamedTuple):
-    """What the index keeps of one stored record."""
+    """What the index keeps in memory of one stored record: a few hundred bytes, as a college can have hundreds
+    of thousands waiting (the identity as its hash, checked against the stored record on a match; the sets of
+    reference keys shared between records)."""
 
-    identity: tuple[str, str, object, object]
+    identity: int
     version: int
     released: bool
     refs: frozenset[str]
@@ -97,6 +99,8 @@ class Waiting:
         self._refs_of: dict[str, set[str]] = {}
         self._heaps: dict[int, list[tuple[int, str]]] = {}
         self._due: dict[str, int] = {}
+        # One copy of each distinct set of reference keys (as many as combinations of classes and courses).
+        self._refsets: dict[frozenset[str], frozenset[str]] = {}
 
     # ---- what the stage asks
 
@@ -144,7 +148,10 @@ class Waiting:
         matters); False when a newer version already waits."""
         identity, version = _identity(event), event[7]
         for key, summary in list(self._groups.get(group, {}).items()):
-            if not summary.released and summary.identity == identity:
+            if summary.released or summary.identity != hash(identity):
+                continue
+            stored = self.state.get(key, partition)
+            if stored is not None and _identity(stored["v"]) == identity:
                 if summary.version > version:
                     return False
                 self.drop(group, partition, key)
@@ -194,9 +201,10 @@ class Waiting:
         old = summaries.get(key)
         gone = is_released(item)
         tenant = tenant_of(group)
+        refs = frozenset(StateKey(tenant, *ref).text() for ref in ref_waits(item["m"]))
         summaries[key] = _Summary(
-            identity=_identity(item["v"]), version=item["v"][7], released=gone,
-            refs=frozenset(StateKey(tenant, *ref).text() for ref in ref_waits(item["m"])),
+            identity=hash(_identity(item["v"])), version=item["v"][7], released=gone,
+            refs=self._refsets.setdefault(refs, refs),
             due=int(item["ra"]) + RELEASED_KEEP_MS if gone else int(item["at"]) + self.expiry_ms)
         was_waiting = old is not None and not old.released
         if was_waiting != (not gone):
@@ -210,7 +218,8 @@ class Waiting:
     def rebuild(self, partition_of: Any) -> None:
         """After partitions were assigned and their tables recovered: index exactly what is stored for the
         partitions this worker owns now (`partition_of(group)`: where a group lives)."""
-        for mapping in (self._groups, self._counts, self._waiters, self._refs_of, self._heaps, self._due):
+        for mapping in (self._groups, self._counts, self._waiters, self._refs_of, self._heaps, self._due,
+                        self._refsets):
             mapping.clear()
         for key, value in self.state.items():
             if isinstance(value, list):
