@@ -48,7 +48,7 @@ bench: bench-ingress bench-streams bench-replay bench-zoho-sink bench-zoho-pulle
 bench-ingress: install
 	$(PY) -m bench.ingress
 
-# e.g. make bench-streams ARGS="--records 1000000 --workers 1 --order shuffled" (python -m bench.streams --help)
+# e.g. make bench-streams ARGS="--records 1000000 --workers 1 --order sorted" (python -m bench.streams --help)
 bench-streams: install
 	$(PY) -m bench.streams $(ARGS)
 

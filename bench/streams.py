@@ -1,7 +1,7 @@
 """Canonical events per second of the streams workers on a pre-filled raw topic.
 
     python -m bench.streams [--records 100000] [--workers 1,2] [--order shuffled,sorted] [--floors 2]
-    make bench-streams ARGS="--records 1000000 --workers 1 --order shuffled"
+    make bench-streams ARGS="--records 1000000 --workers 1 --order sorted"   (shuffled at this size exceeds PENDING_CAP)
 
 For each input order, on a freshly emptied stack of its own: fills raw.zoho with the Zoho records of the
 synthetic college (ops/college: reference data, students, registrations, payments, enrollments and many
