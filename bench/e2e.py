@@ -110,9 +110,16 @@ async def run_rate(ingress: str, token: str, dsn: str, rate: int, seconds: int, 
                                            ids.zoho())).encode()
             due[sid] = at
             unseen[sid] = None
-            resp = await client.post("/webhooks/zoho/BTEC_Students", content=body, params={"token": token},
-                                     headers={"Content-Type": "application/json", "X-Tenant-ID": tenant})
-            if resp.status_code != 202:
+            resp = None
+            for _ in range(3):
+                # A keep-alive connection the server closed just then: sent again, as Zoho retries a webhook.
+                try:
+                    resp = await client.post("/webhooks/zoho/BTEC_Students", content=body, params={"token": token},
+                                             headers={"Content-Type": "application/json", "X-Tenant-ID": tenant})
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            if resp is None or resp.status_code != 202:
                 rejected += 1
                 due.pop(sid, None)
                 unseen.pop(sid, None)
