@@ -19,8 +19,7 @@ from typing import Any
 
 import faust
 
-from streams.producer import LibrdkafkaProducer
-from streams.state import ROCKSDB_OPTIONS
+from streams.state import ROCKSDB_OPTIONS, partition_db, send_changelog
 
 _WIDTH = 12  # digits of a bucket number: keys sort by bucket
 
@@ -38,23 +37,19 @@ class Deliveries:
         # Per partition, the oldest bucket RocksDB may still hold (found again after partitions move).
         self._oldest: dict[int, int] = {}
 
-    def _db(self, partition: int) -> Any:
-        store: Any = self.table.data
-        return store._db_for_partition(partition)
-
     def first(self, partition: int, delivery: str, here: str, at_ms: int) -> bool:
         """Whether the raw record at `here` is the first with this delivery id lately; if so it is remembered."""
         bucket = at_ms // self.window_ms
-        db = self._db(partition)
+        db = partition_db(self.table, partition)
         self._expire(partition, db, bucket)
-        for b in (bucket, bucket - 1):
-            key = f"{b:0{_WIDTH}d}/{delivery}".encode()
+        current, previous = (f"{b:0{_WIDTH}d}/{delivery}".encode() for b in (bucket, bucket - 1))
+        for key in (current, previous):
             seen = self._batch.get((partition, key))
             if seen is None:
                 seen = db.get(key)
             if seen is not None:
                 return bytes(seen).decode() == here
-        self._batch[(partition, f"{bucket:0{_WIDTH}d}/{delivery}".encode())] = here.encode()
+        self._batch[(partition, current)] = here.encode()
         return True
 
     def _expire(self, partition: int, db: Any, bucket: int) -> None:
@@ -78,13 +73,11 @@ class Deliveries:
         if not self._batch:
             return
         batch, self._batch = self._batch, {}
-        producer = self.app.producer
-        assert isinstance(producer, LibrdkafkaProducer)
-        topic = self.table.changelog_topic.get_topic_name()
+        records: list[tuple[bytes, bytes | None, int]] = []
         for (partition, key), value in batch.items():
-            self._db(partition).put(key, value)
-        for (partition, key), value in batch.items():
-            await producer.produce(topic, key, value, partition)
+            partition_db(self.table, partition).put(key, value)
+            records.append((key, value, partition))
+        await send_changelog(self.app, self.table, records)
 
     def forget(self) -> None:
         """Partitions moved: where each one's oldest bucket is gets looked up again."""

@@ -31,6 +31,23 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 2 * 1024**2, "max_write_buffer_number": 
 Slot = tuple[int, str]  # (partition, key)
 
 
+def partition_db(table: faust.types.TableT, partition: int) -> Any:
+    """faust's RocksDB of `partition` for `table`, read and written directly: faust's store API costs a codec
+    lookup and a context-variable read per call."""
+    store: Any = table.data
+    return store._db_for_partition(partition)
+
+
+async def send_changelog(app: faust.App, table: faust.types.TableT,
+                         records: list[tuple[bytes, bytes | None, int]]) -> None:
+    """(key, value or None for a delete, partition) to the table's changelog, through the cheap send path."""
+    producer = app.producer
+    assert isinstance(producer, LibrdkafkaProducer)
+    topic = table.changelog_topic.get_topic_name()
+    for key, value, partition in records:
+        await producer.produce(topic, key, value, partition)
+
+
 class Cache:
     """Least recently used values, bounded in entries and in stored bytes; a changed value not yet written
     (dirty) is never dropped, and counts its bytes once it is written. Dirty values are kept apart from the
@@ -102,10 +119,7 @@ class State:
         self._cache = Cache(cache_entries, cache_bytes)
 
     def _db(self, partition: int) -> Any:
-        """faust's RocksDB of `partition` for this table, read and written directly: faust's store API costs a
-        codec lookup and a context-variable read per call."""
-        store: Any = self.table.data
-        return store._db_for_partition(partition)
+        return partition_db(self.table, partition)
 
     def get(self, key: str, partition: int) -> Any:
         """The value of `key` in `partition` (None when absent)."""
@@ -143,12 +157,7 @@ class State:
                 sends.append((kb, vb, partition))
                 self._cache.written(slot, len(kb) + len(vb))
         self._cache.trim()
-        if sends:
-            producer = self.app.producer
-            assert isinstance(producer, LibrdkafkaProducer)
-            topic = self.table.changelog_topic.get_topic_name()
-            for key_bytes, value_bytes, partition in sends:
-                await producer.produce(topic, key_bytes, value_bytes, partition)
+        await send_changelog(self.app, self.table, sends)
 
     def forget(self) -> None:
         """Drop what the cache holds (partitions moved: another worker may have changed it), but not changes

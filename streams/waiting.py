@@ -143,20 +143,20 @@ class Waiting:
 
     # ---- changes
 
-    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> bool:
+    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> None:
         """Store a waiting record, replacing an older wait for the same entity (the newer version is the one that
-        matters); False when a newer version already waits."""
+        matters; nothing is stored when a newer version already waits)."""
         identity, version = _identity(event), event[7]
+        hashed = hash(identity)
         for key, summary in list(self._groups.get(group, {}).items()):
-            if summary.released or summary.identity != hash(identity):
+            if summary.released or summary.identity != hashed:
                 continue
             stored = self.state.get(key, partition)
             if stored is not None and _identity(stored["v"]) == identity:
                 if summary.version > version:
-                    return False
+                    return
                 self.drop(group, partition, key)
         self.put(group, partition, f"{group}{_SEP}{event[9]}", entry(kind, event, missing, now_ms))
-        return True
 
     def put(self, group: str, partition: int, key: str, item: Item) -> None:
         """Store a new or changed record of `group`."""
