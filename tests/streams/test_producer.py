@@ -48,3 +48,27 @@ async def test_sends_land_on_faust_partitions_with_headers_and_are_delivered_by_
         assert rec.value == (b"sent " if kind == b"send" else b"published ") + rec.key
     by_future = {(f.result().partition, f.result().offset) for f in futures}
     assert by_future <= {(r.partition, r.offset) for r in records if r.headers.get("kind") == b"send"}
+
+
+async def test_delivered_returns_once_everything_queued_before_it_is_stored(infra: Infra) -> None:
+    """What a stage waits for before it writes its state: the outputs queued so far, not those queued after."""
+    topic = f"producer-test-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": infra.bootstrap})
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
+    app = faust.App(f"producer-test-{uuid.uuid4().hex[:8]}", broker=f"kafka://{infra.bootstrap}")
+    producer = LibrdkafkaProducer(app.transport, loop=asyncio.get_running_loop())
+    await producer.start()
+    try:
+        await producer.delivered()  # nothing queued: returns at once
+        for n in range(500):
+            await producer.produce(topic, f"k{n}".encode(), b"x" * 200)
+        waiter = asyncio.ensure_future(producer.delivered())
+        for n in range(500, 600):  # queued after the barrier: not waited for, but still sent
+            await producer.produce(topic, f"k{n}".encode(), b"y")
+        await asyncio.wait_for(waiter, 30)
+        stored = {rec.key for rec in read_records(infra.bootstrap, topic)}
+        assert {f"k{n}".encode() for n in range(500)} <= stored
+        await producer.flush()
+        assert len(read_records(infra.bootstrap, topic)) == 600
+    finally:
+        await producer.stop()
