@@ -18,7 +18,7 @@ from faust.types import EventT
 from streams.app import PARTITIONS, config, delivered, publish
 from streams.outbox import Outbox
 from streams.state import State
-from streams.waiting import Waiting
+from streams.waiting import Satisfied, Waiting
 
 Handler = Callable[[EventT, Outbox], Awaitable[None]]
 
@@ -51,9 +51,9 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
             await st.flush()
 
 
-def rebuild(pending: Waiting, states: tuple[State, ...], exists: Callable[[str, int], bool] | None = None) -> None:
+def rebuild(pending: Waiting, states: tuple[State, ...], satisfied: Satisfied | None = None) -> None:
     """After partitions were assigned and their tables recovered: drop cached state and rebuild the stage's
-    waiting index from its table, for exactly the partitions this worker owns now (`exists`: Waiting.rebuild)."""
+    waiting index from its table, for exactly the partitions this worker owns now (`satisfied`: Waiting.rebuild)."""
     for st in (pending.state, *states):
         st.forget()
-    pending.rebuild(exists)
+    pending.rebuild(satisfied)

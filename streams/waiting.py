@@ -25,6 +25,8 @@ from streams.state import State
 _SEP = "\x1f"
 
 Item = dict[str, Any]
+# Whether something a waiting record lacked (what, group, partition) exists now.
+Satisfied = Callable[[str, str, int], bool]
 
 
 def entry(kind: str, event: list[Any], missing: list[str], now_ms: int) -> Item:
@@ -41,11 +43,13 @@ def _identity(v: list[Any]) -> tuple[str, str, object, object]:
 class _Summary(NamedTuple):
     """What the index keeps in memory of one stored record: a few hundred bytes, as a college can have hundreds
     of thousands waiting (the identity as its hash, checked against the stored record on a match; the sets of
-    reference keys shared between records)."""
+    keys shared between records). What it lacks: `refs`, reference records by state key (who waits on which
+    is indexed across groups), and `local`, the rest as the joins name it ("student", "registration:<program>")."""
 
     identity: int
     version: int
     refs: frozenset[str]
+    local: frozenset[str]
     due: int
 
 
@@ -85,7 +89,7 @@ class Waiting:
         # One copy of each distinct set of reference keys (as many as combinations of classes and courses).
         self._refsets: dict[frozenset[str], frozenset[str]] = {}
         # Groups to retry once a stage runs on their partition: after a rebuild, records whose stored missing list
-        # names a reference record that exists now (it arrived, and what they lack next was kept in memory only).
+        # names something that exists now (it arrived, and what they lack next was kept in memory only).
         self._stale: dict[int, set[str]] = {}
 
     # ---- what the stage asks
@@ -106,10 +110,11 @@ class Waiting:
 
     def items(self, group: str, partition: int, naming: frozenset[str] | None = None) -> list[tuple[str, Item]]:
         """(key, item) of every record the group holds, in the order they were first stored; with `naming`, only
-        those that lack one of these reference records now (the others are not even read)."""
+        those that lack one of these now (reference records by state key, or what the joins name, such as
+        "student"): the others are not even read."""
         out = []
         for key, summary in list(self._groups.get(group, {}).items()):
-            if naming is not None and naming.isdisjoint(summary.refs):
+            if naming is not None and naming.isdisjoint(summary.refs) and naming.isdisjoint(summary.local):
                 continue
             item = self.state.get(key, partition)
             if item is not None:
@@ -157,9 +162,9 @@ class Waiting:
         summary = self._groups.get(group, {}).get(key)
         if summary is None:
             return
-        refs = self._refset(group, missing)
-        if refs != summary.refs:
-            self._groups[group][key] = summary._replace(refs=refs)
+        refs, local = self._lacking(group, missing)
+        if refs != summary.refs or local != summary.local:
+            self._groups[group][key] = summary._replace(refs=refs, local=local)
             self.settle(group, partition)
 
     def drop(self, group: str, partition: int, key: str) -> None:
@@ -195,28 +200,33 @@ class Waiting:
             self._due[group] = due
             heapq.heappush(self._heaps.setdefault(partition, []), (due, group))
 
-    def _refset(self, group: str, missing: list[str]) -> frozenset[str]:
+    def _lacking(self, group: str, missing: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """(reference records by state key, the rest), each set shared with the records that lack the same."""
+        waits = ref_waits(missing)
         tenant = tenant_of(group)
-        refs = frozenset(StateKey(tenant, *ref).text() for ref in ref_waits(missing))
-        return self._refsets.setdefault(refs, refs)
+        refs = frozenset(StateKey(tenant, *ref).text() for ref in waits)
+        named = {f"{kind}:{ident}" for kind, ident in waits}
+        local = frozenset(m for m in missing if m not in named)
+        return self._refsets.setdefault(refs, refs), self._refsets.setdefault(local, local)
 
     def _index(self, group: str, partition: int, key: str, item: Item) -> None:
         summaries = self._groups.setdefault(group, {})
         if key not in summaries:
             self._count(group, partition, 1)
-        summaries[key] = _Summary(identity=hash(_identity(item["v"])), version=item["v"][7],
-                                  refs=self._refset(group, item["m"]), due=int(item["at"]) + self.expiry_ms)
+        refs, local = self._lacking(group, item["m"])
+        summaries[key] = _Summary(identity=hash(_identity(item["v"])), version=item["v"][7], refs=refs,
+                                  local=local, due=int(item["at"]) + self.expiry_ms)
         self.settle(group, partition)
 
     def _count(self, group: str, partition: int, delta: int) -> None:
         slot = (tenant_of(group), partition)
         self._counts[slot] = max(0, self._counts.get(slot, 0) + delta)
 
-    def rebuild(self, exists: Callable[[str, int], bool] | None = None) -> None:
+    def rebuild(self, satisfied: Satisfied | None = None) -> None:
         """After partitions were assigned and their tables recovered: index exactly what is stored for the
-        partitions this worker owns now. `exists(ref key, partition)`: whether a reference record is stored now;
-        a record whose stored missing list names one is marked for a retry (`stale`), as what it lacks next was
-        known only in memory."""
+        partitions this worker owns now. `satisfied(what, group, partition)`: whether something a record lacked
+        (a reference record's state key, or a join's name such as "student") exists now; a record whose stored
+        missing list names one is marked for a retry (`stale`), as what it lacks next was known only in memory."""
         for mapping in (self._groups, self._counts, self._waiters, self._refs_of, self._heaps, self._due,
                         self._refsets, self._stale):
             mapping.clear()
@@ -225,12 +235,12 @@ class Waiting:
                 # A group's records as one list (versions before one key per record): moved to their own keys.
                 self.state.set(key, None, partition)
                 for item in value:
-                    self._restore(key, partition, f"{key}{_SEP}{item['v'][9]}", item, exists, moved=True)
+                    self._restore(key, partition, f"{key}{_SEP}{item['v'][9]}", item, satisfied, moved=True)
                 continue
-            self._restore(key.rpartition(_SEP)[0], partition, key, value, exists, moved=False)
+            self._restore(key.rpartition(_SEP)[0], partition, key, value, satisfied, moved=False)
 
-    def _restore(self, group: str, partition: int, key: str, item: Item,
-                 exists: Callable[[str, int], bool] | None, *, moved: bool) -> None:
+    def _restore(self, group: str, partition: int, key: str, item: Item, satisfied: Satisfied | None, *,
+                 moved: bool) -> None:
         if "rb" in item:
             # Released, kept by versions before outputs were stored ahead of state: nothing waits any more.
             self.state.set(key, None, partition)
@@ -238,6 +248,6 @@ class Waiting:
         if moved:
             self.state.set(key, item, partition)
         self._index(group, partition, key, item)
-        refs = self._groups[group][key].refs
-        if exists is not None and any(exists(ref, partition) for ref in refs):
+        summary = self._groups[group][key]
+        if satisfied is not None and any(satisfied(what, group, partition) for what in summary.refs | summary.local):
             self._stale.setdefault(partition, set()).add(group)

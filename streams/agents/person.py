@@ -36,6 +36,7 @@ REF_FIELDS = {
     "teacher": ("name",),
 }
 pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
+_STUDENT = frozenset(("student",))
 
 
 def _lookup(tenant: str, partition: int) -> Any:
@@ -106,8 +107,8 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
 
 
 async def _recheck(student_key: str, partition: int, woken_by: frozenset[str] | None = None) -> None:
-    """Release what can go now. `woken_by`: the reference records (state keys) that just arrived; only records
-    that lack one of them are retried."""
+    """Release what can go now. `woken_by`: what just arrived (reference records by state key, or what the
+    joins name: "student", "registration:<program>"); only records that lack one of these are retried."""
     for key, item in pending.items(student_key, partition, woken_by):
         missing = await _try(student_key, item["v"], partition)
         if missing:
@@ -157,7 +158,8 @@ async def _item(item: Item, partition: int) -> None:
         elif students.get(key, partition) != {"v": ev.source_version}:
             students.set(key, {"v": ev.source_version}, partition)
         await emit(ev, partition)
-        await _recheck(key, partition)
+        if not ev.deleted:
+            await _recheck(key, partition, _STUDENT)
         return
     if kind == "registration":
         payload = ev.payload or {}
@@ -170,7 +172,9 @@ async def _item(item: Item, partition: int) -> None:
         if programs != before:
             registrations.set(key, programs or None, partition)
         await emit(ev, partition)
-        await _recheck(key, partition)
+        if not ev.deleted:
+            await _recheck(key, partition, frozenset((f"registration:{payload.get('program_id')}",
+                                                      f"registration_id:{ev.entity_id}")))
         return
     if kind == "moodle_enrollment":
         await _moodle_enrollment(key, ev, item.event, partition)
@@ -194,14 +198,21 @@ async def _person(event: EventT, outbox: Outbox) -> None:
         await _item(item, partition)
 
 
-def _exists(ref_key: str, partition: int) -> bool:
-    return refs.get(ref_key, partition) is not None
+def _satisfied(what: str, student_key: str, partition: int) -> bool:
+    """Whether something a waiting record lacked when it was stored exists now."""
+    if what == "student":
+        return students.get(student_key, partition) is not None
+    kind, _, ident = what.partition(":")
+    if kind in ("registration", "registration_id"):
+        programs: dict[str, str] = registrations.get(student_key, partition) or {}
+        return ident in (programs if kind == "registration" else programs.values())
+    return refs.get(what, partition) is not None
 
 
 @person_pending.table.on_recover
 async def _rebuild() -> None:
     """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
-    batches.rebuild(pending, (students, registrations, refs, emitted), _exists)
+    batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied)
 
 
 @app.agent(person_topic, concurrency=1)
