@@ -101,6 +101,15 @@ def end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process `pid` has used so far (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of process `pid` in MB (0 once it has gone)."""
     try:
@@ -119,6 +128,15 @@ class Run:
     last: float = 0.0
     # (canonical events counted so far, worker 0's RSS in MB), about once a second
     rss: list[tuple[int, float]] = field(default_factory=list)
+    # worker 0's CPU seconds and the events counted when its first output came, and at the last one
+    cpu_first: tuple[float, int] = (0.0, 0)
+    cpu_last: tuple[float, int] = (0.0, 0)
+
+    def cpu_ms_per_1000(self) -> float:
+        """Worker 0's CPU milliseconds per 1,000 events from its first output to its last: what the code costs,
+        whatever else the machine runs meanwhile (one worker: all of them)."""
+        events = self.cpu_last[1] - self.cpu_first[1]
+        return 0.0 if events <= 0 else (self.cpu_last[0] - self.cpu_first[0]) / events * 1e6
 
     def peak_rss(self) -> float:
         return max((mb for _, mb in self.rss), default=0.0)
@@ -146,12 +164,17 @@ def count_outputs(bootstrap: str, start: dict[tuple[str, int], int], tenant: str
     deadline = time.monotonic() + timeout
     next_sample = 0.0
     while run.seen < expected and time.monotonic() < deadline:
+        before = run.seen
         for msg in c.consume(1000, timeout=0.5):
             if msg.error() is None and (msg.key() or b"").startswith(prefix) and hash(msg.value()) not in distinct:
                 distinct.add(hash(msg.value()))
                 run.seen += 1
                 run.last = time.monotonic()
                 run.first = run.first or run.last
+        if run.seen != before:
+            run.cpu_last = (cpu_s(worker_pid), run.seen)
+            if not before:
+                run.cpu_first = run.cpu_last
         if time.monotonic() >= next_sample:
             run.rss.append((run.seen, rss_mb(worker_pid)))
             next_sample = time.monotonic() + 1.0
@@ -181,9 +204,9 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
     return counted.last - t0, counted
 
 
-def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, str]) -> float:
-    """Records/s of a faust agent that only reads the pre-filled topic, or reads and sends each record on with
-    `send` (aiokafka, librdkafka, publish: see bench/faust_floor.py)."""
+def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, str]) -> tuple[float, float]:
+    """(records/s, CPU ms per 1,000 records) of a faust agent that only reads the pre-filled topic, or reads and
+    sends each record on with `send` (aiokafka, librdkafka, publish: see bench/faust_floor.py)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     extra = {"FLOOR_TOPIC": RAW_ZOHO, "FLOOR_COUNT": str(expected), "FLOOR_RESULT": str(tmp / "result.json"),
              "FLOOR_SEND": send or ""}
@@ -198,15 +221,20 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
                        tmp / "floor.log", binds=(web,))
         proc.wait(600)
     result = json.loads((tmp / "result.json").read_text())
-    return float(result["records"]) / float(result["seconds"])
+    records = float(result["records"])
+    return records / float(result["seconds"]), float(result["cpu_seconds"]) / records * 1e6
 
 
 FLOORS = [("read only", None), ("read + publish (streams path)", "publish"),
           ("read + send, librdkafka", "librdkafka"), ("read + send, aiokafka", "aiokafka")]
 
 
-def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple[dict[int, float], dict[str, float]]:
-    """Run every worker count on `order`'s records on a stack of its own: (steady events/s by workers, floors)."""
+Rates = dict[int, float]
+
+
+def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple[Rates, dict[str, float], Rates]:
+    """Run every worker count on `order`'s records on a stack of its own: (steady events/s by workers, floors'
+    records/s, worker 0's CPU ms per 1,000 events by workers)."""
     with ExitStack() as undo:
         if settings.kafka_bootstrap_servers:
             bootstrap = settings.kafka_bootstrap_servers
@@ -222,23 +250,27 @@ def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple
               f"{time.monotonic() - t0:.1f}s")
         env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
         print(f"{'workers':>7} | {'events':>8} {'seconds':>8} {'events/s':>9} | {'steady s':>8} {'events/s':>9}"
-              f" {'per worker':>10} | {'RSS peak MB':>11} {'MB/100k, 2nd half':>17}")
-        steady: dict[int, float] = {}
+              f" {'per worker':>10} | {'RSS peak MB':>11} {'MB/100k, 2nd half':>17} | {'CPU ms/1k':>9}")
+        steady: Rates = {}
+        cpu: Rates = {}
         for workers in [int(w) for w in args.workers.split(",")]:
             elapsed, counted = run(bootstrap, tenant, workers, n, env, args.timeout)
             span = max(counted.last - counted.first, 1e-9)
             steady[workers] = counted.seen / span
+            cpu[workers] = counted.cpu_ms_per_1000()
             print(f"{workers:>7} | {counted.seen:>8,} {elapsed:>8.1f} {counted.seen / elapsed:>9,.0f} | {span:>8.1f}"
                   f" {steady[workers]:>9,.0f} {steady[workers] / workers:>10,.0f} | {counted.peak_rss():>11.0f}"
-                  f" {counted.rss_slope():>17.1f}" + ("" if counted.seen == n else f"   INCOMPLETE: expected {n:,}"))
+                  f" {counted.rss_slope():>17.1f} | {cpu[workers]:>9.0f}"
+                  + ("" if counted.seen == n else f"   INCOMPLETE: expected {n:,}"))
         print("(seconds: from the workers' start, with start-up and group join; steady: first output to last;"
-              " RSS: worker 0)")
+              " RSS and CPU (user + system, steady): worker 0)")
         # What faust alone costs per record here: the ceiling for any faust processor on this machine.
-        floors = {label: faust_floor(bootstrap, records, send, env) for label, send in FLOORS[:args.floors]}
-        for label, rate in floors.items():
+        measured = {label: faust_floor(bootstrap, records, send, env) for label, send in FLOORS[:args.floors]}
+        for label, (rate, floor_cpu) in measured.items():
             ratios = "  ".join(f"{w} worker(s) / this: {r / rate:.3f}" for w, r in steady.items())
-            print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   {ratios}")
-        return steady, floors
+            print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   {ratios}   CPU ms/1k {floor_cpu:.0f}"
+                  f" (1 worker's CPU / this: {cpu.get(1, 0.0) / floor_cpu:.2f})")
+        return steady, {label: rate for label, (rate, _) in measured.items()}, cpu
 
 
 @stops_what_it_starts
@@ -259,6 +291,9 @@ def main(undo: ExitStack) -> None:
         shuffled, sorted_ = results["shuffled"][0], results["sorted"][0]
         for workers in shuffled.keys() & sorted_.keys():
             print(f"shuffled / sorted ({workers} worker(s), steady): {shuffled[workers] / sorted_[workers]:.3f}")
+        if results["shuffled"][2].get(1) and results["sorted"][2].get(1):
+            print(f"CPU per event, sorted / shuffled (1 worker): "
+                  f"{results['sorted'][2][1] / results['shuffled'][2][1]:.3f}")
         # Both orders against one floor: the floor reads the same records, in whatever order.
         floors = results["sorted"][1]
         label = FLOORS[1][0] if FLOORS[1][0] in floors else FLOORS[0][0]
