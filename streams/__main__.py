@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from common.kafka_admin import ensure_topics
 from common.settings import get_settings
 from schemas.topics import TopicSpec
@@ -9,7 +11,7 @@ from streams import (
     agents,  # noqa: F401  (registers the agents)
     ticks,  # noqa: F401  (registers the timer)
 )
-from streams.app import PARTITIONS, app, identity_topic, moodle_topic, person_topic
+from streams.app import PARTITIONS, app, config, identity_topic, moodle_topic, person_topic
 
 # Re-keyed copies of raw records: a new generation rebuilds them from raw.*, so a week is plenty.
 INTERNAL_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000)}
@@ -33,4 +35,7 @@ if __name__ == "__main__":
     # Created before the consumer subscribes: a topic faust creates while joining the group is left out of
     # the assignment ("Ignoring missing topic") and stays unread until the next rebalance.
     ensure_topics(get_settings().kafka_bootstrap(), internal_topics(), get_settings().topic_replication)
+    gc.set_threshold(config.gc_gen0, 20, 100)
+    # What is loaded by now (modules, schemas, faust's machinery) lives as long as the worker: never scanned again.
+    gc.freeze()
     app.main()

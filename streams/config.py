@@ -38,3 +38,8 @@ class StreamsSettings(BaseSettings):
     cache_entries: int = Field(default=2_000, alias="STREAMS_CACHE_ENTRIES")
     # ... and at most this many bytes of stored keys and values per table (as written to RocksDB).
     cache_bytes: int = Field(default=8 * 1024**2, alias="STREAMS_CACHE_BYTES")
+    # Allocations between two young-generation garbage collections (Python's default: 700). A stage allocates
+    # tens of objects per record and a worker holds millions (caches, the waiting index), so the default ran a
+    # collection every few records and a full one every couple of seconds: ~9 % of a shuffled run's CPU, ~1 %
+    # at 50,000 (bench/streams.py). Only cyclic garbage waits longer; reference counting frees the rest at once.
+    gc_gen0: int = Field(default=50_000, alias="STREAMS_GC_GEN0")
