@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import orjson
 from faust.types import TP
+from prometheus_client import Counter
 
 from streams.producer import LibrdkafkaProducer
 
@@ -30,6 +31,13 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 2 * 1024**2, "max_write_buffer_number": 
 
 
 Slot = tuple[int, str]  # (partition, key)
+
+# What a cached value costs beyond its stored bytes (the slot, the key and the decoded objects' headers): so that
+# many small values are bounded as surely as a few large ones.
+ENTRY_OVERHEAD = 200
+
+# How well each table's cache serves its reads: `rocksdb` reads cost a lookup and a JSON decode each.
+READS = Counter("streams_state_reads_total", "State table reads, by where the value was found", ["table", "source"])
 
 
 def partition_db(table: faust.types.TableT, partition: int) -> Any:
@@ -118,6 +126,7 @@ class State:
         self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                                options=ROCKSDB_OPTIONS)
         self._cache = Cache(cache_entries, cache_bytes)
+        self._hits, self._misses = READS.labels(name, "cache"), READS.labels(name, "rocksdb")
 
     def _db(self, partition: int) -> Any:
         return partition_db(self.table, partition)
@@ -127,10 +136,12 @@ class State:
         slot = (partition, key)
         value = self._cache.get(slot)
         if value is not ABSENT:
+            self._hits.inc()
             return value
+        self._misses.inc()
         raw = self._db(partition).get(key.encode())
         value = None if raw is None else orjson.loads(raw)
-        self._cache.put(slot, value, len(key) + (0 if raw is None else len(raw)))
+        self._cache.put(slot, value, ENTRY_OVERHEAD + len(key) + (0 if raw is None else len(raw)))
         if self._cache.over():
             self._cache.trim()
         return value
@@ -151,12 +162,12 @@ class State:
             if value is None:
                 db.delete(kb)
                 sends.append((kb, None, partition))
-                self._cache.written(slot, len(kb))
+                self._cache.written(slot, ENTRY_OVERHEAD + len(kb))
             else:
                 vb = orjson.dumps(value)
                 db.put(kb, vb)
                 sends.append((kb, vb, partition))
-                self._cache.written(slot, len(kb) + len(vb))
+                self._cache.written(slot, ENTRY_OVERHEAD + len(kb) + len(vb))
         self._cache.trim()
         await send_changelog(self.app, self.table, sends)
 
