@@ -36,7 +36,6 @@ REF_FIELDS = {
     "teacher": ("name",),
 }
 pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
-_STUDENT = frozenset(("student",))
 
 
 def _lookup(tenant: str, partition: int) -> Any:
@@ -68,25 +67,16 @@ def _store_ref(ev: CanonicalEvent, partition: int) -> None:
             refs.set(course_key, course, partition)
 
 
-def _resolve(student_key: str, packed: list[Any], partition: int) -> tuple[dict[str, Any] | None, list[str]]:
+async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
+    """Emit the packed event if its dependencies exist; return what is still missing."""
     entity, payload = packed[0], packed[10] or {}
+    tenant, student = EntityKey.parse(student_key)
     programs: dict[str, str] = registrations.get(student_key, partition) or {}
     # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
     known = entity == "moodle_enrollment" or students.get(student_key, partition) is not None
-    return resolve(entity, payload, known, programs, _lookup(tenant_of(student_key), partition))
-
-
-def _lacking(student_key: str, item: waiting.Item, partition: int) -> list[str]:
-    return _resolve(student_key, item["v"], partition)[1]
-
-
-async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
-    """Emit the packed event if its dependencies exist; return what is still missing."""
-    entity = packed[0]
-    filled, missing = _resolve(student_key, packed, partition)
+    filled, missing = resolve(entity, payload, known, programs, _lookup(tenant, partition))
     if filled is None:
         return missing
-    student = EntityKey.parse(student_key).entity_id
     filled["student_id"] = student
     ev = unpack(packed)
     if entity == "moodle_enrollment":
@@ -106,15 +96,20 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
     pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
 
-async def _recheck(student_key: str, partition: int, woken_by: frozenset[str] | None = None) -> None:
-    """Release what can go now. `woken_by`: what just arrived (reference records by state key, or what the
-    joins name: "student", "registration:<program>"); only records that lack one of these are retried."""
+async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
+    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the reference
+    records (state keys) that just arrived; only records that named one of them missing are retried."""
+    now = int(time.time() * 1000)
     for key, item in pending.items(student_key, partition, woken_by):
+        if waiting.is_released(item):
+            if item["rb"] == pos:
+                await _try(student_key, item["v"], partition)
+            continue
         missing = await _try(student_key, item["v"], partition)
-        if missing:
-            pending.lacks(student_key, partition, key, missing)
-        else:
-            pending.drop(student_key, partition, key)
+        if not missing:
+            pending.put(student_key, partition, key, waiting.released(item, pos, now))
+        elif missing != item["m"]:
+            pending.put(student_key, partition, key, {**item, "m": missing})
 
 
 async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
@@ -134,7 +129,7 @@ def _never_arrived(missing: list[str]) -> str:
     return f"dependencies never arrived: {', '.join(missing)}"
 
 
-async def _item(item: Item, partition: int) -> None:
+async def _item(item: Item, partition: int, pos: str) -> None:
     key, kind = item.key, item.kind
     ev = unpack(item.event)
     if kind == "ref":
@@ -147,9 +142,10 @@ async def _item(item: Item, partition: int) -> None:
         arrived = frozenset((StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
                              StateKey(ev.tenant, "course", course).text()))
         for ref_key in arrived:
+            # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
             wake.update(pending.waiters(partition, ref_key))
         for student_key in sorted(wake):
-            await _recheck(student_key, partition, arrived)
+            await _recheck(student_key, partition, pos, arrived)
         return
     if kind == "student":
         if ev.deleted:
@@ -158,8 +154,7 @@ async def _item(item: Item, partition: int) -> None:
         elif students.get(key, partition) != {"v": ev.source_version}:
             students.set(key, {"v": ev.source_version}, partition)
         await emit(ev, partition)
-        if not ev.deleted:
-            await _recheck(key, partition, _STUDENT)
+        await _recheck(key, partition, pos)
         return
     if kind == "registration":
         payload = ev.payload or {}
@@ -172,9 +167,7 @@ async def _item(item: Item, partition: int) -> None:
         if programs != before:
             registrations.set(key, programs or None, partition)
         await emit(ev, partition)
-        if not ev.deleted:
-            await _recheck(key, partition, frozenset((f"registration:{payload.get('program_id')}",
-                                                      f"registration_id:{ev.entity_id}")))
+        await _recheck(key, partition, pos)
         return
     if kind == "moodle_enrollment":
         await _moodle_enrollment(key, ev, item.event, partition)
@@ -188,31 +181,18 @@ async def _item(item: Item, partition: int) -> None:
 
 
 async def _person(event: EventT, outbox: Outbox) -> None:
-    partition = event.message.partition
-    for student_key in sorted(pending.stale(partition)):
-        await _recheck(student_key, partition)
+    msg = event.message
     if header(event.headers, KIND) == TICK:
-        await expire("person", pending, partition, _never_arrived, int(event.message.timestamp * 1000), _lacking)
+        await expire("person", pending, msg.partition, _never_arrived, int(msg.timestamp * 1000))
         return
-    for item in decode_batch(event.value):
-        await _item(item, partition)
-
-
-def _satisfied(what: str, student_key: str, partition: int) -> bool:
-    """Whether something a waiting record lacked when it was stored exists now."""
-    if what == "student":
-        return students.get(student_key, partition) is not None
-    kind, _, ident = what.partition(":")
-    if kind in ("registration", "registration_id"):
-        programs: dict[str, str] = registrations.get(student_key, partition) or {}
-        return ident in (programs if kind == "registration" else programs.values())
-    return refs.get(what, partition) is not None
+    for n, item in enumerate(decode_batch(event.value)):
+        await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}")
 
 
 @person_pending.table.on_recover
 async def _rebuild() -> None:
     """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
-    batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied)
+    batches.rebuild(pending, (students, registrations, refs, emitted))
 
 
 @app.agent(person_topic, concurrency=1)
