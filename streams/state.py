@@ -35,6 +35,11 @@ Slot = tuple[int, str]  # (partition, key)
 # many small values are bounded as surely as a few large ones.
 ENTRY_OVERHEAD = 200
 
+
+def _cached_size(key: bytes | str, stored: bytes | None) -> int:
+    """What a cached value counts against its table's byte bound."""
+    return ENTRY_OVERHEAD + len(key) + (0 if stored is None else len(stored))
+
 # How well each table's cache serves its reads: `rocksdb` reads cost a lookup and a JSON decode each.
 READS = Counter("streams_state_reads_total", "State table reads, by where the value was found", ["table", "source"])
 
@@ -140,7 +145,7 @@ class State:
         self._misses.inc()
         raw = self._db(partition).get(key.encode())
         value = None if raw is None else orjson.loads(raw)
-        self._cache.put(slot, value, ENTRY_OVERHEAD + len(key) + (0 if raw is None else len(raw)))
+        self._cache.put(slot, value, _cached_size(key, raw))
         if self._cache.over():
             self._cache.trim()
         return value
@@ -161,12 +166,12 @@ class State:
             if value is None:
                 db.delete(kb)
                 sends.append((kb, None, partition))
-                self._cache.written(slot, ENTRY_OVERHEAD + len(kb))
+                self._cache.written(slot, _cached_size(kb, None))
             else:
                 vb = orjson.dumps(value)
                 db.put(kb, vb)
                 sends.append((kb, vb, partition))
-                self._cache.written(slot, ENTRY_OVERHEAD + len(kb) + len(vb))
+                self._cache.written(slot, _cached_size(kb, vb))
         self._cache.trim()
         await send_changelog(self.app, self.table, sends)
 
