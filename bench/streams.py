@@ -29,6 +29,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -232,9 +233,14 @@ FLOORS = [("read only", None), ("read + publish (streams path)", "publish"),
 Rates = dict[int, float]
 
 
-def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple[Rates, dict[str, float], Rates]:
-    """Run every worker count on `order`'s records on a stack of its own: (steady events/s by workers, floors'
-    records/s, worker 0's CPU ms per 1,000 events by workers)."""
+class OrderResult(NamedTuple):
+    steady: Rates  # events/s by workers, first output to last
+    floors: dict[str, float]  # records/s by floor
+    cpu: Rates  # worker 0's CPU ms per 1,000 events, by workers
+
+
+def one_order(order: str, args: argparse.Namespace, settings: Settings) -> OrderResult:
+    """Run every worker count on `order`'s records on a stack of its own."""
     with ExitStack() as undo:
         if settings.kafka_bootstrap_servers:
             bootstrap = settings.kafka_bootstrap_servers
@@ -270,7 +276,7 @@ def one_order(order: str, args: argparse.Namespace, settings: Settings) -> tuple
             ratios = "  ".join(f"{w} worker(s) / this: {r / rate:.3f}" for w, r in steady.items())
             print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   {ratios}   CPU ms/1k {floor_cpu:.0f}"
                   f" (1 worker's CPU / this: {cpu.get(1, 0.0) / floor_cpu:.2f})")
-        return steady, {label: rate for label, (rate, _) in measured.items()}, cpu
+        return OrderResult(steady, {label: rate for label, (rate, _) in measured.items()}, cpu)
 
 
 @stops_what_it_starts
@@ -288,14 +294,14 @@ def main(undo: ExitStack) -> None:
           f"load average {os.getloadavg()[0]:.2f} at start")
     results = {order: one_order(order, args, settings) for order in args.order.split(",")}
     if "shuffled" in results and "sorted" in results:
-        shuffled, sorted_ = results["shuffled"][0], results["sorted"][0]
+        shuffled, sorted_ = results["shuffled"].steady, results["sorted"].steady
         for workers in shuffled.keys() & sorted_.keys():
             print(f"shuffled / sorted ({workers} worker(s), steady): {shuffled[workers] / sorted_[workers]:.3f}")
-        if results["shuffled"][2].get(1) and results["sorted"][2].get(1):
-            print(f"CPU per event, sorted / shuffled (1 worker): "
-                  f"{results['sorted'][2][1] / results['shuffled'][2][1]:.3f}")
+        cpu_shuffled, cpu_sorted = results["shuffled"].cpu.get(1), results["sorted"].cpu.get(1)
+        if cpu_shuffled and cpu_sorted:
+            print(f"CPU per event, sorted / shuffled (1 worker): {cpu_sorted / cpu_shuffled:.3f}")
         # Both orders against one floor: the floor reads the same records, in whatever order.
-        floors = results["sorted"][1]
+        floors = results["sorted"].floors
         label = FLOORS[1][0] if FLOORS[1][0] in floors else FLOORS[0][0]
         floor = floors[label]
         print(f"1 worker (steady) / faust floor {label} of the sorted run: shuffled "
