@@ -41,6 +41,8 @@ app = App(
     f"bench-floor-{uuid.uuid4().hex[:8]}",
     broker=f"kafka://{os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')}",
     store="memory://",
+    # faust makes its data directory in the working directory unless told otherwise.
+    datadir=os.environ.get("FLOOR_DATADIR", "bench-floor-data"),
     consumer_auto_offset_reset="earliest",
     topic_disable_leader=True,
     # The same producer settings as the streams app.

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -210,7 +211,7 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
     sends each record on with `send` (aiokafka, librdkafka, publish: see bench/faust_floor.py)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     extra = {"FLOOR_TOPIC": RAW_ZOHO, "FLOOR_COUNT": str(expected), "FLOOR_RESULT": str(tmp / "result.json"),
-             "FLOOR_SEND": send or ""}
+             "FLOOR_SEND": send or "", "FLOOR_DATADIR": str(tmp / "data")}
     if send:
         out = f"bench-floor-out-{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
@@ -222,6 +223,7 @@ def faust_floor(bootstrap: str, expected: int, send: str | None, env: dict[str, 
                        tmp / "floor.log", binds=(web,))
         proc.wait(600)
     result = json.loads((tmp / "result.json").read_text())
+    shutil.rmtree(tmp, ignore_errors=True)
     records = float(result["records"])
     return records / float(result["seconds"]), float(result["cpu_seconds"]) / records * 1e6
 
