@@ -146,7 +146,7 @@ def main(undo: ExitStack) -> None:
     ap.add_argument("--steps", default="50,100,150,200,300,400,600,800,1000")
     ap.add_argument("--step-seconds", type=int, default=20)
     args = ap.parse_args()
-    stack = own_stack(undo, ".stack-bench-e2e", kafka_port=49092, pg_port=45432)
+    stack = own_stack(undo, ".stack-bench-e2e", kafka_port=24092, pg_port=24432)
     cfg = stack.cfg
     tenants_file = cfg.root / "tenants.json"
     token = ensure_tenants_file(tenants_file, "default").tenants["default"].zoho_webhook_token

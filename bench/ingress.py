@@ -129,7 +129,7 @@ def main(undo: ExitStack) -> None:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_dsn()
         tenants_file = settings.resolved_tenants_file()
     else:
-        stack = own_stack(undo, ".stack-bench-ingress", kafka_port=39292, pg_port=35632,
+        stack = own_stack(undo, ".stack-bench-ingress", kafka_port=23292, pg_port=23632,
                           partitions=settings.topic_partitions)
         bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
         tenants_file = stack.cfg.root / "tenants.json"

@@ -26,13 +26,14 @@ from typing import Any
 import httpx
 from confluent_kafka import Producer
 
-from bench.zoho_sink import _port, _process
+from bench.zoho_sink import _process
 from common.kafka_admin import ensure_topics
 from common.settings import PROJECT_ROOT, Settings
 from schemas.codec import encode
 from schemas.topics import contract_topics
 from stack.config import StackConfig
 from stack.embedded import EmbeddedStack
+from stack.process import free_port
 
 TENANT = "bench"
 TOKEN = "bench-moodle-token-0123456789"
@@ -107,15 +108,15 @@ def main() -> None:
     if settings.kafka_bootstrap_servers and settings.database_url:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_url
     else:
-        cfg = StackConfig(root=PROJECT_ROOT / ".stack-bench-moodle-sink", kafka_port=39292, controller_port=39293,
-                          pg_port=35632)
+        cfg = StackConfig(root=PROJECT_ROOT / ".stack-bench-moodle-sink", kafka_port=23492, controller_port=23493,
+                          pg_port=23832)
         stack = EmbeddedStack(cfg, partitions=4)
         stack.reset()
         stack.start()
         bootstrap, dsn = cfg.kafka_bootstrap, cfg.database_url
     ensure_topics(bootstrap, contract_topics(4))
     work = Path(tempfile.mkdtemp(prefix="bench-moodle-sink-"))
-    emu_port, metrics_port = _port(), _port()
+    emu_port, metrics_port = free_port(), free_port()
     emu = f"http://127.0.0.1:{emu_port}"
     (work / "emulator.json").write_text(json.dumps({"sites": [{"tenant": TENANT, "tokens": [
         {"token": TOKEN, "username": "zohosync"}]}]}))

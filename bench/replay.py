@@ -76,7 +76,7 @@ def main(undo: ExitStack) -> None:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_url
     else:
         # A stack of its own, emptied first: the replay must read only the benchmark's events.
-        stack = own_stack(undo, ".stack-bench", kafka_port=39092, pg_port=35432, partitions=settings.topic_partitions)
+        stack = own_stack(undo, ".stack-bench", kafka_port=23092, pg_port=23432, partitions=settings.topic_partitions)
         bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()

@@ -248,7 +248,7 @@ def one_order(order: str, args: argparse.Namespace, settings: Settings) -> Order
             bootstrap = settings.kafka_bootstrap_servers
         else:
             # A stack of its own, emptied first: the workers must read only this order's records.
-            stack = own_stack(undo, ".stack-bench", kafka_port=39092, pg_port=35432,
+            stack = own_stack(undo, ".stack-bench", kafka_port=23092, pg_port=23432,
                               partitions=settings.topic_partitions)
             bootstrap = stack.cfg.kafka_bootstrap
         tenant = f"bench-{uuid.uuid4().hex[:6]}"

@@ -31,18 +31,11 @@ from common.log import watermarks
 from schemas.codec import encode
 from schemas.keys import OutcomeKey
 from schemas.topics import COMMANDS_ZOHO, RAW_ZOHO
+from stack.process import free_port
 
 ORG: dict[str, Any] = {"tenant": "bench-pull", "client_id": "1000.BENCHPULL", "client_secret": "bench-pull-secret",
                        "refresh_token": "1000.bench-pull-refresh", "daily_credits": 1_000_000}
 SEED_BATCH = 5000
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(url: str, what: str, timeout: float = 60) -> None:
@@ -115,10 +108,10 @@ def main(undo: ExitStack) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
     args = parser.parse_args()
-    stack = own_stack(undo, ".stack-bench-zoho-puller", kafka_port=39392, pg_port=35732)
+    stack = own_stack(undo, ".stack-bench-zoho-puller", kafka_port=23392, pg_port=23732)
     bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     work = Path(tempfile.mkdtemp(prefix="bench-zoho-puller-"))
-    emu_port, metrics_port = _free_port(), _free_port()
+    emu_port, metrics_port = free_port(), free_port()
     emu = f"http://127.0.0.1:{emu_port}"
     (work / "emulator.json").write_text(json.dumps({"orgs": [ORG], "call_log_size": 10_000}))
     service(undo, ["stack.zoho_emulator", "--port", str(emu_port), "--config", str(work / "emulator.json")], {},

@@ -34,17 +34,10 @@ from common.kafka_admin import ensure_topics
 from common.settings import Settings
 from ops.college.events import ATTEMPT, Message, event
 from schemas.topics import contract_topics
+from stack.process import free_port
 
 ORG: dict[str, Any] = {"tenant": "bench", "client_id": "1000.BENCH", "client_secret": "bench-secret",
        "refresh_token": "1000.bench-refresh", "daily_credits": 10_000_000}
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -127,12 +120,12 @@ def main(undo: ExitStack) -> None:
     if settings.kafka_bootstrap_servers and settings.database_url:
         bootstrap, dsn = settings.kafka_bootstrap_servers, settings.database_url
     else:
-        stack = own_stack(undo, ".stack-bench-zoho-sink", kafka_port=39192, pg_port=35532)
+        stack = own_stack(undo, ".stack-bench-zoho-sink", kafka_port=23192, pg_port=23532)
         bootstrap, dsn = stack.cfg.kafka_bootstrap, stack.cfg.database_url
     ensure_topics(bootstrap, contract_topics(4))
     work = Path(tempfile.mkdtemp(prefix="bench-zoho-sink-"))
     tenant = str(ORG["tenant"])
-    emu_port, metrics_port = _port(), _port()
+    emu_port, metrics_port = free_port(), free_port()
     emu = f"http://127.0.0.1:{emu_port}"
     (work / "emulator.json").write_text(json.dumps({"orgs": [ORG], "call_log_size": 100_000}))
     with _process(["stack.zoho_emulator", "--port", str(emu_port), "--config", str(work / "emulator.json")], {},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import time
@@ -71,6 +72,31 @@ def port_taken(port: int, variable: str) -> str:
             name = Path(f"/proc/{pid}/comm").read_text().strip()
         by = f" (by pid {pid}{', ' + name if name else ''})"
     return f"port {port} is taken{by}: set {variable} to move it"
+
+
+# Above the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default). A port the
+# kernel hands out (bind to 0) is also the source port of outgoing connections: a service killed and restarted
+# could find its port held by another process's connection, or a client retrying it could connect to itself
+# (TCP simultaneous open) and hold it.
+_SERVICE_PORTS = range(61000, 65536)
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on, outside the ephemeral range, not handed out before by this process."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.choice(_SERVICE_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise StackError(f"no free port in {_SERVICE_PORTS.start}-{_SERVICE_PORTS.stop - 1}")
 
 
 def require_free(port: int, variable: str) -> None:

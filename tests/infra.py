@@ -8,7 +8,6 @@ project's own embedded stack in `.stack-test/` on its own ports.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from common.kafka_admin import ensure_topics
 from common.log import Record
 from common.settings import PROJECT_ROOT
 from schemas.topics import contract_topics
+from stack.process import free_port
 
 PARTITIONS = 4
 
@@ -111,12 +111,6 @@ def start_infra() -> Infra:
         infra._closers.append(stack.stop)
     ensure_topics(infra.bootstrap, contract_topics(PARTITIONS))
     return infra
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -40,10 +40,12 @@ def _headers(req: PlannedRequest, tenant: TenantCreds) -> dict[str, str]:
 
 async def _send_one(client: httpx.AsyncClient, req: PlannedRequest, tenant: TenantCreds, report: LoadReport,
                     give_up_at: float) -> None:
+    last = "not sent"
     while time.monotonic() < give_up_at:
         try:
             resp = await client.post(req.path, content=req.body, headers=_headers(req, tenant))
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
+            last = repr(exc)
             report.connection_errors += 1
             await asyncio.sleep(0.5)
             continue
@@ -54,10 +56,11 @@ async def _send_one(client: httpx.AsyncClient, req: PlannedRequest, tenant: Tena
         if resp.status_code != 503:
             report.rejected.append((req, resp.status_code, resp.text))
             return
+        last = f"503 {resp.text}"
         report.unavailable += 1
         retry_after = resp.headers.get("retry-after", "1")
         await asyncio.sleep(min(float(retry_after) if retry_after.isdigit() else 1.0, 2.0))
-    report.rejected.append((req, 0, "never acknowledged"))
+    report.rejected.append((req, 0, f"never acknowledged; last answer: {last}"))
 
 
 async def send(ingress_url: str, tenant: TenantCreds, requests: list[PlannedRequest], per_second: float | None,

@@ -227,8 +227,13 @@ class System:
     def crashes(self) -> dict[str, list[int]]:
         return {name: p.crashes for name, p in self.processes.items() if p.crashes}
 
-    def logs(self) -> str:
-        return f"logs in {self.tmp}"
+    def logs(self, lines: int = 12) -> str:
+        """Where the logs are, and each service's last lines: a CI run's temporary folder is gone afterwards."""
+        tails = []
+        for log_file in sorted(self.tmp.glob("*.log")):
+            last = log_file.read_text(errors="replace").splitlines()[-lines:]
+            tails.append("\n".join([f"--- {log_file.name}", *(line[:400] for line in last)]))
+        return "\n".join([f"logs in {self.tmp}", *tails])
 
     # -- the emulator --------------------------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--btec-src", type=Path, help="a gradingform_btec tree: adds a run with it installed")
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / ".moodle-check", help="scratch directory")
     parser.add_argument("--stack-dir", type=Path, default=PROJECT_ROOT / ".stack-mc")
-    parser.add_argument("--moodle-pg-port", type=int, default=35532)
+    parser.add_argument("--moodle-pg-port", type=int, default=23932)
     parser.add_argument("--only", choices=("plain", "btec"), help="run one variant")
     parser.add_argument("--no-provisioning", action="store_true",
                         help="skip the Moodle sink's provisioning scenario (it runs in the first variant)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from psycopg.rows import dict_row
 from common.settings import PROJECT_ROOT
 from schemas.codec import decode
 from schemas.topics import MOODLE_OUTCOMES, RAW_MOODLE
+from stack.process import free_port
 
 T = TypeVar("T")
 
@@ -218,14 +218,6 @@ class Product:
             return values
         finally:
             consumer.close()
-
-
-def free_port() -> int:
-    """A port nothing listens on now. The check's later helpers take one each: a fixed port in the ephemeral range
-    is sometimes held by an outgoing connection of the product (seen: "address already in use")."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 
 from sinks.moodle.client import php_pairs
+from stack.process import free_port
 from tools.moodle_check import compare
 from tools.moodle_check.checks import Result
-from tools.moodle_check.product import Product, free_port, wait_for
+from tools.moodle_check.product import Product, wait_for
 from tools.moodle_check.site import PHP, Site
 
 # docs/moodle-sink.md, "A least-privilege token": the service's functions and the role's capabilities (a test
