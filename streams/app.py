@@ -23,6 +23,7 @@ from common.logs import setup_logging
 from common.settings import get_settings
 from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
+from streams.consumer import harden
 from streams.deliveries import Deliveries
 from streams.producer import LibrdkafkaProducer
 from streams.state import State
@@ -37,6 +38,12 @@ class App(faust.App):
     def _new_producer(self) -> faust.types.ProducerT:
         # Sends through librdkafka: see streams/producer.py for why and what stays faust's.
         return LibrdkafkaProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_consumer(self) -> faust.types.ConsumerT:
+        # No input committed unread: see streams/consumer.py.
+        consumer = super()._new_consumer()
+        harden(consumer)
+        return consumer
 
 
 app = App(
@@ -125,6 +132,7 @@ EVENTS_IN = Counter("streams_raw_records_total", "Raw records read", ["topic"])
 EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted", ["entity", "event_type"])
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Dead letters written", ["reason"])
 DROPPED = Counter("streams_dropped_total", "Records that produced nothing new", ["why"])
+SKIPPED = Counter("streams_skipped_records_total", "Input records a stage never saw (offsets jumped)", ["topic"])
 WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", ["stage", "partition"])
 
 

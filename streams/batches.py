@@ -7,16 +7,19 @@ changelog records) is queued before `take_events` acks the batch's events, and f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
 import faust
 from faust.types import EventT
 
-from streams.app import PARTITIONS, config, publish
+from streams.app import PARTITIONS, SKIPPED, config, publish
 from streams.outbox import Outbox, partition_of
 from streams.state import State
 from streams.waiting import Waiting
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[EventT, Outbox], Awaitable[None]]
 
@@ -31,16 +34,35 @@ class Table(Protocol):
 STAGE_BATCH_MESSAGES = max(1, config.batch_max // 100)
 
 
+class Positions:
+    """The last offset a stage took from each partition: every topic a stage reads is written without
+    transactions and never compacted, so offsets follow one another, and a jump means records were skipped."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, int], int] = {}
+
+    def check(self, topic: str, partition: int, offset: int) -> None:
+        last = self._last.get((topic, partition))
+        if last is not None and offset > last + 1:
+            SKIPPED.labels(topic).inc(offset - last - 1)
+            log.error("records skipped", extra={"topic": topic, "partition": partition, "after": last,
+                                                "next": offset})
+        self._last[(topic, partition)] = offset
+
+
 async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = (), *,
               stage_topic: bool = True) -> None:
     """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes;
     `stage_topic`: its messages are batches of records (else one record each: the raw topics)."""
     outbox = Outbox(PARTITIONS)
+    positions = Positions()
     size = STAGE_BATCH_MESSAGES if stage_topic else config.batch_max
     # take_events is faust.Stream's (the StreamT interface lacks it): acks each batch's events after the body.
     async for events in cast(faust.Stream[bytes], stream).take_events(size, within=config.batch_wait_s):
         # Every table read and write names its partition (State, Deliveries): no current event to set.
         for event in events:
+            msg = event.message
+            positions.check(msg.topic, msg.partition, msg.offset)
             await handle(event, outbox)
         for st in states:
             await st.flush()

@@ -1,6 +1,8 @@
 """Every acknowledged webhook accounted for: the 202's raw position holds the body that was sent, and that record
 (or a copy of the same record: a redelivery, an unchanged resend, a retry after a lost answer) produced a
-canonical event or a dead letter. A copy produces nothing when the streams recognise it as seen."""
+canonical event or a dead letter. A copy produces nothing when the streams recognise it as seen; an older version
+of a record produces nothing when a newer one of the same record (same raw key) came first, as a retried request
+can arrive after the next change of its record (a create after its delete)."""
 
 from __future__ import annotations
 
@@ -55,18 +57,21 @@ def unaccounted(infra: Infra, since: Offsets, tenant: str, acks: Iterable[Ack]) 
     """The acknowledged requests the log does not account for, one line each (empty when all are)."""
     prefix = f"{tenant}/".encode()
     stored: dict[Position, bytes] = {}
+    keys: dict[Position, bytes] = {}
     for topic in RAW_TOPICS:
         for rec in read_records(infra.bootstrap, topic, since[topic], timeout=60):
             if (rec.key or b"").startswith(prefix):
                 stored[(topic, rec.partition, rec.offset)] = rec.value or b""
+                keys[(topic, rec.partition, rec.offset)] = rec.key or b""
     made = produced(infra, since, tenant)
     copies_made: set[str] = {record_of(body) for pos, body in stored.items() if pos in made}
+    records_made: set[bytes] = {keys[pos] for pos in stored if pos in made}
     problems = []
     for ack in acks:
         pos = (ack.topic, ack.partition, ack.offset)
         if stored.get(pos) != ack.request.body:
             problems.append(f"{ack.request.path} acknowledged at {pos}, which does not hold its body")
-        elif pos not in made and record_of(ack.request.body) not in copies_made:
+        elif pos not in made and record_of(ack.request.body) not in copies_made and keys[pos] not in records_made:
             problems.append(f"{ack.request.path} ({ack.request.label}) at {pos}: no event, no dead letter, "
                             "and no copy of it produced one")
     return problems

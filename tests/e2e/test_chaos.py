@@ -112,10 +112,10 @@ def test_chaos_loses_nothing_and_duplicates_nothing(system_factory: Callable[...
     report = asyncio.run(send(system.ingress_url, system.tenant, requests, SIZE.per_second, give_up_s=300))
     log("load sent")
     chaos.join()
-    if failure:
-        raise failure[0]
     story = "\n".join([*events, f"503s {report.unavailable}, connection errors {report.connection_errors}",
                        f"restarts after a crash: {system.crashes()}", system.logs()])
+    if failure:
+        raise AssertionError(f"a step of the chaos failed: {failure[0]!r}\n{story}") from failure[0]
 
     assert not report.rejected, "\n".join([*(f"{r.path} {status} {text}" for r, status, text in report.rejected[:5]),
                                             story])
