@@ -140,6 +140,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.warning("projections database unavailable", extra={"error": str(exc)})
         return _json({"detail": "the projections database does not answer; retry later"}, 503, {"Retry-After": "5"})
 
+    @app.exception_handler(psycopg.errors.UndefinedTable)
+    async def not_set_up(_: Request, exc: psycopg.errors.UndefinedTable) -> Response:
+        # The projector creates its tables on its first start: until then there is nothing to read yet.
+        log.warning("projections tables missing", extra={"error": str(exc)})
+        return _json({"detail": "the projections are not set up yet (the projector creates them when it starts); "
+                                "retry later"}, 503, {"Retry-After": "5"})
+
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -91,7 +91,8 @@ _BAD_BODY: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "Tenants come from TENANTS_JSON and cannot be changed live"},
 }
 DATABASE_DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": Problem, "description": "The projections database does not answer", "headers": _RETRY_AFTER},
+    503: {"model": Problem, "headers": _RETRY_AFTER,
+          "description": "The projections database does not answer, or the projector has not created its tables yet"},
 }
 # A command the broker did not store, and a body that could not be read.
 COMMAND: dict[int | str, dict[str, Any]] = {

@@ -14,7 +14,7 @@ import psycopg
 
 from schemas.codec import decode, encode
 from tests.conftest import TenantCreds, control_api
-from tests.infra import Infra, Service, end_offsets, read_records
+from tests.infra import Infra, Service, end_offsets, free_port, read_records, start_service, stop_service
 
 
 def test_a_key_is_required_and_decides_the_tenant(control: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
@@ -137,6 +137,22 @@ def test_sync_history_is_per_tenant_and_a_failed_sync_can_be_retried(
 
     status = control_api(control, a, "GET", "/status").json()
     assert status["zoho_outcomes"] == {"created": 1, "failed": 1}
+
+
+def test_history_before_the_projector_ever_started_is_a_retryable_503(
+        service_env: dict[str, str], tenant_factory: Callable[..., TenantCreds], tmp_path: Any) -> None:
+    tenant = tenant_factory()
+    port = free_port()
+    env = {**service_env, "CONTROL_PORT": str(port), "PROJECTIONS_SCHEMA": f"never_{uuid.uuid4().hex[:8]}"}
+    proc = start_service("control", env, tmp_path / "control.log", f"http://127.0.0.1:{port}/healthz")
+    try:
+        fresh = Service(f"http://127.0.0.1:{port}", proc, tmp_path / "control.log")
+        for target in ("zoho", "moodle"):
+            resp = control_api(fresh, tenant, "GET", "/sync-history", params={"target": target})
+            assert resp.status_code == 503, resp.text
+            assert resp.headers["retry-after"] == "5" and "not set up yet" in resp.json()["detail"]
+    finally:
+        stop_service(proc)
 
 
 def test_metadata_and_openapi(ingress: Service, control: Service, tenant_factory: Callable[..., TenantCreds]) -> None:
