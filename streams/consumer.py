@@ -12,18 +12,28 @@ tolerates (at-least-once, outputs idempotent by event id).
 
 The second shortcut: faust commits past one unacknowledged record at the head of a partition (its check allows a
 difference of one between the committed offset, which is the next offset to read, and the lowest acknowledged
-one). Here the head must be acknowledged before anything after it is committed.
+one). Here the head must be acknowledged before anything after it is committed. A head still unprocessed a few
+seconds later was skipped for good (a stream drops a record fetched in the generation before a rebalance, and
+nothing fetches it again): the partition is then read again from its committed offset.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from faust.types import TP
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
+
+REREADS = Counter("streams_partition_rereads_total", "Partitions read again from their committed offset because "
+                  "the first record after it was skipped", ["topic"])
+# Seeks in flight, kept referenced until they finish.
+_rereads: set[asyncio.Future[None]] = set()
 
 
 class _Forgotten(dict[TP, int | None]):
@@ -34,20 +44,35 @@ class _Forgotten(dict[TP, int | None]):
         return None
 
 
+# How long a partition's first unprocessed record may trail the ones after it before the partition is read again
+# from there: within one partition records are acknowledged in order, so a trailing head was skipped.
+REREAD_AFTER_S = 3.0
+
+
 def harden(consumer: Any) -> None:
     """Turn off both shortcuts on a faust consumer (before it starts)."""
     consumer._read_offset = _Forgotten()
     faust_new_offset: Callable[[TP], int | None] = consumer._new_offset
-    held: dict[TP, int] = {}
+    held: dict[TP, tuple[int, float]] = {}
 
     def new_offset(tp: TP) -> int | None:
         acked, committed = consumer._acked[tp], consumer._committed_offset[tp]
-        if acked and committed is not None and min(acked) > committed:
-            if held.get(tp) != committed:
-                held[tp] = committed
-                log.warning("commit held back: a record not processed yet comes first",
-                            extra={"topic": tp.topic, "partition": tp.partition, "offset": committed})
-            return None
-        return faust_new_offset(tp)
+        if not (acked and committed is not None and min(acked) > committed):
+            held.pop(tp, None)
+            return faust_new_offset(tp)
+        since = held.get(tp)
+        now = time.monotonic()
+        if since is None or since[0] != committed:
+            held[tp] = (committed, now)
+            log.warning("commit held back: a record not processed yet comes first",
+                        extra={"topic": tp.topic, "partition": tp.partition, "offset": committed})
+        elif now - since[1] > REREAD_AFTER_S:
+            held[tp] = (committed, now)
+            log.warning("reading a partition again from its committed offset: a record was skipped",
+                        extra={"topic": tp.topic, "partition": tp.partition, "offset": committed})
+            REREADS.labels(tp.topic).inc()
+            _rereads.add(asyncio.ensure_future(consumer.seek(tp, committed)))
+            _rereads.difference_update([t for t in _rereads if t.done()])
+        return None
 
     consumer._new_offset = new_offset
