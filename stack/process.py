@@ -84,9 +84,8 @@ _handed_out: set[int] = set()
 
 def free_port() -> int:
     """A port nothing listens on, outside the ephemeral range, not handed out before by this process."""
-    rng = random.Random()
     for _ in range(1000):
-        port = rng.choice(_SERVICE_PORTS)
+        port = random.choice(_SERVICE_PORTS)
         if port in _handed_out:
             continue
         with socket.socket() as s:

@@ -71,8 +71,9 @@ def harden(consumer: Any) -> None:
             log.warning("reading a partition again from its committed offset: a record was skipped",
                         extra={"topic": tp.topic, "partition": tp.partition, "offset": committed})
             REREADS.labels(tp.topic).inc()
-            _rereads.add(asyncio.ensure_future(consumer.seek(tp, committed)))
-            _rereads.difference_update([t for t in _rereads if t.done()])
+            seek = asyncio.ensure_future(consumer.seek(tp, committed))
+            _rereads.add(seek)
+            seek.add_done_callback(_rereads.discard)
         return None
 
     consumer._new_offset = new_offset

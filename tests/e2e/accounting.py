@@ -56,22 +56,21 @@ def produced(infra: Infra, since: Offsets, tenant: str) -> set[Position]:
 def unaccounted(infra: Infra, since: Offsets, tenant: str, acks: Iterable[Ack]) -> list[str]:
     """The acknowledged requests the log does not account for, one line each (empty when all are)."""
     prefix = f"{tenant}/".encode()
-    stored: dict[Position, bytes] = {}
-    keys: dict[Position, bytes] = {}
+    stored: dict[Position, tuple[bytes, bytes]] = {}  # (key, body)
     for topic in RAW_TOPICS:
         for rec in read_records(infra.bootstrap, topic, since[topic], timeout=60):
             if (rec.key or b"").startswith(prefix):
-                stored[(topic, rec.partition, rec.offset)] = rec.value or b""
-                keys[(topic, rec.partition, rec.offset)] = rec.key or b""
+                stored[(topic, rec.partition, rec.offset)] = (rec.key or b"", rec.value or b"")
     made = produced(infra, since, tenant)
-    copies_made: set[str] = {record_of(body) for pos, body in stored.items() if pos in made}
-    records_made: set[bytes] = {keys[pos] for pos in stored if pos in made}
+    copies_made: set[str] = {record_of(body) for pos, (_, body) in stored.items() if pos in made}
+    records_made: set[bytes] = {key for pos, (key, _) in stored.items() if pos in made}
     problems = []
     for ack in acks:
         pos = (ack.topic, ack.partition, ack.offset)
-        if stored.get(pos) != ack.request.body:
+        entry = stored.get(pos)
+        if entry is None or entry[1] != ack.request.body:
             problems.append(f"{ack.request.path} acknowledged at {pos}, which does not hold its body")
-        elif pos not in made and record_of(ack.request.body) not in copies_made and keys[pos] not in records_made:
+        elif pos not in made and record_of(ack.request.body) not in copies_made and entry[0] not in records_made:
             problems.append(f"{ack.request.path} ({ack.request.label}) at {pos}: no event, no dead letter, "
                             "and no copy of it produced one")
     return problems
