@@ -107,6 +107,13 @@ async def publish(topic: faust.TopicT | str, key: bytes | None, value: bytes, *,
     await producer.produce(name, key, value, partition, headers)
 
 
+async def delivered() -> None:
+    """Wait until every output queued so far is stored by the broker (LibrdkafkaProducer.delivered)."""
+    producer = app.producer
+    assert isinstance(producer, LibrdkafkaProducer)
+    await producer.delivered()
+
+
 def state(name: str) -> State:
     return State(app, name, PARTITIONS, config.cache_entries, config.cache_bytes)
 

@@ -2,7 +2,9 @@
 
 At-least-once as before: everything a batch sends (canonical events, dead letters, next-stage messages,
 changelog records) is queued before `take_events` acks the batch's events, and faust flushes the producer
-(waits for every queued message) before it commits any offset.
+(waits for every queued message) before it commits any offset. And a batch's state is written only once what
+it sent is stored: state that survives a crash never says something was sent that was not, so a record
+released from waiting is simply deleted (its input, read again, finds it gone only if its events are out).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Protocol, cast
 import faust
 from faust.types import EventT
 
-from streams.app import PARTITIONS, SKIPPED, config, publish
-from streams.outbox import Outbox, partition_of
+from streams.app import PARTITIONS, SKIPPED, config, delivered, publish
+from streams.outbox import Outbox
 from streams.state import State
-from streams.waiting import Waiting
+from streams.waiting import Satisfied, Waiting
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +66,16 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
             msg = event.message
             positions.check(msg.topic, msg.partition, msg.offset)
             await handle(event, outbox)
-        for st in states:
-            await st.flush()
         for topic, partition, value in outbox.take():
             await publish(topic, None, value, partition=partition)
+        await delivered()
+        for st in states:
+            await st.flush()
 
 
-def rebuild(pending: Waiting, states: tuple[State, ...]) -> None:
+def rebuild(pending: Waiting, states: tuple[State, ...], satisfied: Satisfied | None = None) -> None:
     """After partitions were assigned and their tables recovered: drop cached state and rebuild the stage's
-    waiting index from its table, for exactly the partitions this worker owns now."""
+    waiting index from its table, for exactly the partitions this worker owns now (`satisfied`: Waiting.rebuild)."""
     for st in (pending.state, *states):
         st.forget()
-    pending.rebuild(lambda group: partition_of(group, PARTITIONS))
+    pending.rebuild(satisfied)

@@ -21,8 +21,9 @@ def is_news(event: CanonicalEvent, partition: int) -> bool:
     if last is None:
         return True
     if last.get("eid") == event.event_id:
-        # The same event again: a restart replays input whose table writes survived a crash but whose
-        # sends may not have. Sending it again is safe (same event id); skipping it could lose it.
+        # The same event again: a restart replays input whose table writes survived a crash but whose sends
+        # may not have (this table is shared, and another stage's batch may write it before this event is
+        # stored). Sending it again is safe (same event id); skipping it could lose it.
         return True
     if last["fp"] == event.fingerprint and last["del"] == event.deleted:
         DROPPED.labels("unchanged").inc()

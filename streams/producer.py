@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 MESSAGE_TIMEOUT_MS = 120_000
 POLL_S = 0.05
 
-# (future or None for a fire-and-forget produce, error, message), from a delivery report.
-_Done = tuple[asyncio.Future[RecordMetadata] | None, Any, Any]
+# (future or None for a fire-and-forget produce, error, message, epoch it was queued in), from a delivery report.
+_Done = tuple[asyncio.Future[RecordMetadata] | None, Any, Any, int]
 
 
 class LibrdkafkaProducer(aiokafka_driver.Producer):
@@ -46,6 +46,12 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         self._polling = threading.Event()
         self._poller: threading.Thread | None = None
         self._main_loop: asyncio.AbstractEventLoop | None = None
+        # Messages not yet acknowledged, counted per epoch; `delivered()` starts a new epoch and waits for the
+        # ones before it, however much is queued after it.
+        self._epoch = 0
+        self._unacked: dict[int, int] = {}
+        self._barriers: list[tuple[int, asyncio.Future[None]]] = []
+        self._report = self._reporter(0)
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -91,15 +97,24 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
                     return  # the loop closed under a shutdown: nothing is waiting on these reports any more
 
     def _resolve(self) -> None:
-        done = self._done
+        done, unacked = self._done, self._unacked
         while done:
-            fut, err, msg = done.popleft()
+            fut, err, msg, epoch = done.popleft()
+            left = unacked[epoch] - 1
+            if left:
+                unacked[epoch] = left
+            else:
+                del unacked[epoch]
             if fut is not None and fut.done():
                 continue
             if err is not None:
                 exc = ProducerSendError(f"delivery to {msg.topic()} failed: {err}")
                 if fut is not None:
                     fut.set_exception(exc)
+                for _, barrier in self._barriers:
+                    if not barrier.done():
+                        barrier.set_exception(exc)
+                self._barriers.clear()
                 log.error("message not delivered, stopping the worker", extra={"error": str(err)})
                 self.add_future(self._on_irrecoverable_error(exc))
                 continue
@@ -109,6 +124,29 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
             ts_type, ts = msg.timestamp()
             fut.set_result(RecordMetadata(topic=topic, partition=partition, topic_partition=TP(topic, partition),
                                           offset=msg.offset(), timestamp=ts / 1000.0, timestamp_type=ts_type))
+        if self._barriers:
+            oldest = min(unacked, default=self._epoch)
+            waiting = []
+            for epoch, barrier in self._barriers:
+                if epoch < oldest:
+                    if not barrier.done():
+                        barrier.set_result(None)
+                else:
+                    waiting.append((epoch, barrier))
+            self._barriers = waiting
+
+    async def delivered(self) -> None:
+        """Wait until every message queued before this call is acknowledged (not those queued meanwhile, as
+        `flush` would): a stage writes its state only once its outputs are stored, so state never runs ahead
+        of what was sent."""
+        epoch = self._epoch
+        self._epoch += 1
+        self._report = self._reporter(self._epoch)
+        if min(self._unacked, default=epoch + 1) > epoch:
+            return
+        barrier: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._barriers.append((epoch, barrier))
+        await barrier
 
     async def _on_irrecoverable_error(self, exc: BaseException) -> None:
         consumer = self.app.consumer
@@ -122,17 +160,21 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         if transactional_id:
             raise ProducerSendError("transactions are not used by this application")
         fut: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        done = self._done
+        done, epoch = self._done, self._epoch
 
         def delivered(err: Any, msg: Any) -> None:
-            done.append((fut, err, msg))
+            done.append((fut, err, msg, epoch))
 
-        await self._enqueue(topic, key, value, partition, headers, delivered, timestamp)
+        await self._enqueue(topic, key, value, partition, headers, delivered, epoch, timestamp)
         return fut
 
-    def _report(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self._done.append((None, err, msg))
+    def _reporter(self, epoch: int) -> Callable[[Any, Any], None]:
+        done = self._done
+
+        def report(err: Any, msg: Any) -> None:
+            done.append((None, err, msg, epoch))
+
+        return report
 
     async def produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
                       headers: Mapping[str, bytes] | None = None) -> None:
@@ -142,11 +184,12 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         is acked, and faust flushes (waits for every queued message) before it commits any offset. A failed
         delivery stops the worker like any other.
         """
-        await self._enqueue(topic, key, value, partition, headers, self._report)
+        await self._enqueue(topic, key, value, partition, headers, self._report, self._epoch)
 
     async def _enqueue(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
-                       headers: HeadersArg | None, on_delivery: Callable[[Any, Any], None],
+                       headers: HeadersArg | None, on_delivery: Callable[[Any, Any], None], epoch: int,
                        timestamp: float | None = None) -> None:
+        """Queue one message; `on_delivery` reports it as queued in `epoch` (counted here once it is queued)."""
         producer = self._ck
         if producer is None:
             raise ProducerSendError("producer not started")
@@ -160,6 +203,7 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
         while True:
             try:
                 producer.produce(topic, value, key, **kwargs)
+                self._unacked[epoch] = self._unacked.get(epoch, 0) + 1
                 return
             except BufferError:
                 # librdkafka's queue is full: let the poller drain it.

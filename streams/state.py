@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 from prometheus_client import Counter
 
 from streams.producer import LibrdkafkaProducer
@@ -181,10 +182,20 @@ class State:
         for slot in self._cache.clean_slots():
             self._cache.drop(slot)
 
-    def items(self) -> list[tuple[str, Any]]:
-        """Every stored (key, value) of the partitions this worker owns (after recovery, to rebuild indexes)."""
+    def items(self) -> list[tuple[int, str, Any]]:
+        """Every (partition, key, value) of the partitions this worker owns, changes not yet written included
+        (a rebalance can come while a batch waits for its outputs to be stored): to rebuild indexes."""
+        store: Any = self.table.data
+        actives = self.app.assignor.assigned_actives()
+        topic = self.table.changelog_topic.get_topic_name()
+        owned = [(p, db) for p, db in list(store._dbs.items()) if TP(topic, p) in actives]
+        dirty = self._cache.dirty
         out = []
-        for k, v in self.table.data.items():
-            if v is not None:
-                out.append((k.decode(), orjson.loads(v)))
+        for partition, db in owned:
+            for k, v in store._visible_items(db):
+                key = k.decode()
+                if v is not None and (partition, key) not in dirty:
+                    out.append((partition, key, orjson.loads(v)))
+        mine = {p for p, _ in owned}
+        out.extend((p, key, value) for (p, key), value in dirty.items() if value is not None and p in mine)
         return out

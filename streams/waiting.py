@@ -2,16 +2,18 @@
 
 A stage keeps its waiting records by group (the stage's key: tenant/student, tenant/Moodle user), each under
 its own key `<group>\x1f<event id>`, so adding, releasing or expiring one writes that record alone. An item is
-`{"k": kind, "v": packed event, "m": missing, "at": ms}`; a released item keeps `"rb"` (the input that released
-it) and `"ra"` for RELEASED_KEEP_MS. What the stage asks of them (how many wait per tenant for the cap, who
-waits on which reference record, which group is due for expiry next, which records a group holds) lives only
-in memory and is rebuilt from the table whenever partitions are assigned, so no list or counter is ever
-rewritten in a table.
+`{"k": kind, "v": packed event, "m": missing when it was stored, "at": ms}`; a released record is deleted (a
+stage writes its state only once its outputs are stored, streams/batches.py). What the stage asks of them (how
+many wait per tenant for the cap, who waits on which reference record now, which group is due for expiry next,
+which records a group holds) lives only in memory and is rebuilt from the table whenever partitions are
+assigned, so no list or counter is ever written to a table, and a retry that finds something else missing
+changes only the index: a record is written when it starts waiting and deleted when it stops.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from schemas.deadletter import DeadLetter, FieldError, dead_letter
@@ -20,31 +22,15 @@ from streams.events import CanonicalEvent
 from streams.joins import ref_waits
 from streams.state import State
 
-# A released record stays, marked with the input that released it, for this long: if the worker dies after
-# its table writes reached the broker but before its outputs did, that input is read again after the restart,
-# and the mark says what to send again. Marks are dropped by ticks judged by their send time (streams/expiry.py),
-# so a worker's downtime does not count: the mark need only outlast the commit of its input, and faust commits
-# every second.
-RELEASED_KEEP_MS = 60_000
 _SEP = "\x1f"
 
 Item = dict[str, Any]
+# Whether something a waiting record lacked (what, group, partition) exists now.
+Satisfied = Callable[[str, str, int], bool]
 
 
 def entry(kind: str, event: list[Any], missing: list[str], now_ms: int) -> Item:
     return {"k": kind, "v": event, "m": missing, "at": now_ms}
-
-
-def position(topic: str, partition: int, offset: int) -> str:
-    return f"{topic}:{partition}:{offset}"
-
-
-def is_released(item: Item) -> bool:
-    return "rb" in item
-
-
-def released(item: Item, by: str, now_ms: int) -> Item:
-    return {**item, "rb": by, "ra": now_ms}
 
 
 def _identity(v: list[Any]) -> tuple[str, str, object, object]:
@@ -57,12 +43,13 @@ def _identity(v: list[Any]) -> tuple[str, str, object, object]:
 class _Summary(NamedTuple):
     """What the index keeps in memory of one stored record: a few hundred bytes, as a college can have hundreds
     of thousands waiting (the identity as its hash, checked against the stored record on a match; the sets of
-    reference keys shared between records)."""
+    keys shared between records). What it lacks: `refs`, reference records by state key (who waits on which
+    is indexed across groups), and `local`, the rest as the joins name it ("student", "registration:<program>")."""
 
     identity: int
     version: int
-    released: bool
     refs: frozenset[str]
+    local: frozenset[str]
     due: int
 
 
@@ -101,29 +88,33 @@ class Waiting:
         self._due: dict[str, int] = {}
         # One copy of each distinct set of reference keys (as many as combinations of classes and courses).
         self._refsets: dict[frozenset[str], frozenset[str]] = {}
+        # Groups to retry once a stage runs on their partition: after a rebuild, records whose stored missing list
+        # names something that exists now (it arrived, and what they lack next was kept in memory only).
+        self._stale: dict[int, set[str]] = {}
 
     # ---- what the stage asks
 
     def waiting(self, tenant: str, partition: int) -> int:
-        """Records of `tenant` waiting (not released) in `partition`: the cap counts these."""
+        """Records of `tenant` waiting in `partition`: the cap counts these."""
         return self._counts.get((tenant, partition), 0)
 
     def in_partition(self, partition: int) -> int:
         return sum(n for (_, p), n in self._counts.items() if p == partition)
 
     def live(self, group: str) -> int:
-        return sum(1 for s in self._groups.get(group, {}).values() if not s.released)
+        return len(self._groups.get(group, ()))
 
     def waiters(self, partition: int, ref_key: str) -> set[str]:
-        """The groups holding records (waiting, or released lately) that named this reference record missing."""
+        """The groups holding records that lack this reference record now."""
         return self._waiters.get((partition, ref_key), set())
 
     def items(self, group: str, partition: int, naming: frozenset[str] | None = None) -> list[tuple[str, Item]]:
         """(key, item) of every record the group holds, in the order they were first stored; with `naming`, only
-        those that named one of these reference records missing (the others are not even read)."""
+        those that lack one of these now (reference records by state key, or what the joins name, such as
+        "student"): the others are not even read."""
         out = []
         for key, summary in list(self._groups.get(group, {}).items()):
-            if naming is not None and naming.isdisjoint(summary.refs):
+            if naming is not None and naming.isdisjoint(summary.refs) and naming.isdisjoint(summary.local):
                 continue
             item = self.state.get(key, partition)
             if item is not None:
@@ -131,7 +122,7 @@ class Waiting:
         return out
 
     def due(self, partition: int, now_ms: int) -> list[str]:
-        """Groups of `partition` with a record to expire or prune by now; `settle` reschedules each."""
+        """Groups of `partition` with a record to expire by now; `settle` reschedules each."""
         heap = self._heaps.get(partition) or []
         out = []
         while heap and heap[0][0] <= now_ms:
@@ -141,6 +132,10 @@ class Waiting:
                 out.append(group)
         return out
 
+    def stale(self, partition: int) -> set[str]:
+        """The groups of `partition` to retry since the last rebuild (each is returned once)."""
+        return self._stale.pop(partition, set())
+
     # ---- changes
 
     def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> None:
@@ -149,25 +144,34 @@ class Waiting:
         identity, version = _identity(event), event[7]
         hashed = hash(identity)
         for key, summary in list(self._groups.get(group, {}).items()):
-            if summary.released or summary.identity != hashed:
+            if summary.identity != hashed:
                 continue
             stored = self.state.get(key, partition)
             if stored is not None and _identity(stored["v"]) == identity:
                 if summary.version > version:
                     return
                 self.drop(group, partition, key)
-        self.put(group, partition, f"{group}{_SEP}{event[9]}", entry(kind, event, missing, now_ms))
-
-    def put(self, group: str, partition: int, key: str, item: Item) -> None:
-        """Store a new or changed record of `group`."""
+        key = f"{group}{_SEP}{event[9]}"
+        item = entry(kind, event, missing, now_ms)
         self.state.set(key, item, partition)
         self._index(group, partition, key, item)
 
+    def lacks(self, group: str, partition: int, key: str, missing: list[str]) -> None:
+        """A retried record lacks something else now: only the index changes (the stored list is a hint for a
+        rebuild, which retries what it no longer describes)."""
+        summary = self._groups.get(group, {}).get(key)
+        if summary is None:
+            return
+        refs, local = self._lacking(group, missing)
+        if refs != summary.refs or local != summary.local:
+            self._groups[group][key] = summary._replace(refs=refs, local=local)
+            self.settle(group, partition)
+
     def drop(self, group: str, partition: int, key: str) -> None:
+        """Delete a record: released, expired or replaced."""
         self.state.set(key, None, partition)
         summaries = self._groups.get(group, {})
-        old = summaries.pop(key, None)
-        if old is not None and not old.released:
+        if summaries.pop(key, None) is not None:
             self._count(group, partition, -1)
         if not summaries:
             self._groups.pop(group, None)
@@ -196,38 +200,54 @@ class Waiting:
             self._due[group] = due
             heapq.heappush(self._heaps.setdefault(partition, []), (due, group))
 
+    def _lacking(self, group: str, missing: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """(reference records by state key, the rest), each set shared with the records that lack the same."""
+        waits = ref_waits(missing)
+        tenant = tenant_of(group)
+        refs = frozenset(StateKey(tenant, *ref).text() for ref in waits)
+        named = {f"{kind}:{ident}" for kind, ident in waits}
+        local = frozenset(m for m in missing if m not in named)
+        return self._refsets.setdefault(refs, refs), self._refsets.setdefault(local, local)
+
     def _index(self, group: str, partition: int, key: str, item: Item) -> None:
         summaries = self._groups.setdefault(group, {})
-        old = summaries.get(key)
-        gone = is_released(item)
-        tenant = tenant_of(group)
-        refs = frozenset(StateKey(tenant, *ref).text() for ref in ref_waits(item["m"]))
-        summaries[key] = _Summary(
-            identity=hash(_identity(item["v"])), version=item["v"][7], released=gone,
-            refs=self._refsets.setdefault(refs, refs),
-            due=int(item["ra"]) + RELEASED_KEEP_MS if gone else int(item["at"]) + self.expiry_ms)
-        was_waiting = old is not None and not old.released
-        if was_waiting != (not gone):
-            self._count(group, partition, -1 if was_waiting else 1)
+        if key not in summaries:
+            self._count(group, partition, 1)
+        refs, local = self._lacking(group, item["m"])
+        summaries[key] = _Summary(identity=hash(_identity(item["v"])), version=item["v"][7], refs=refs,
+                                  local=local, due=int(item["at"]) + self.expiry_ms)
         self.settle(group, partition)
 
     def _count(self, group: str, partition: int, delta: int) -> None:
         slot = (tenant_of(group), partition)
         self._counts[slot] = max(0, self._counts.get(slot, 0) + delta)
 
-    def rebuild(self, partition_of: Any) -> None:
+    def rebuild(self, satisfied: Satisfied | None = None) -> None:
         """After partitions were assigned and their tables recovered: index exactly what is stored for the
-        partitions this worker owns now (`partition_of(group)`: where a group lives)."""
+        partitions this worker owns now. `satisfied(what, group, partition)`: whether something a record lacked
+        (a reference record's state key, or a join's name such as "student") exists now; a record whose stored
+        missing list names one is marked for a retry (`stale`), as what it lacks next was known only in memory."""
         for mapping in (self._groups, self._counts, self._waiters, self._refs_of, self._heaps, self._due,
-                        self._refsets):
+                        self._refsets, self._stale):
             mapping.clear()
-        for key, value in self.state.items():
+        for partition, key, value in self.state.items():
             if isinstance(value, list):
                 # A group's records as one list (versions before one key per record): moved to their own keys.
-                partition = partition_of(key)
                 self.state.set(key, None, partition)
                 for item in value:
-                    self.put(key, partition, f"{key}{_SEP}{item['v'][9]}", item)
+                    self._restore(key, partition, f"{key}{_SEP}{item['v'][9]}", item, satisfied, moved=True)
                 continue
-            group = key.rpartition(_SEP)[0]
-            self._index(group, partition_of(group), key, value)
+            self._restore(key.rpartition(_SEP)[0], partition, key, value, satisfied, moved=False)
+
+    def _restore(self, group: str, partition: int, key: str, item: Item, satisfied: Satisfied | None, *,
+                 moved: bool) -> None:
+        if "rb" in item:
+            # Released, kept by versions before outputs were stored ahead of state: nothing waits any more.
+            self.state.set(key, None, partition)
+            return
+        if moved:
+            self.state.set(key, item, partition)
+        self._index(group, partition, key, item)
+        summary = self._groups[group][key]
+        if satisfied is not None and any(satisfied(what, group, partition) for what in summary.refs | summary.local):
+            self._stale.setdefault(partition, set()).add(group)

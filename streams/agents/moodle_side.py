@@ -29,24 +29,20 @@ async def _emit_user(user_event: list[Any], student: str | None, method: str | N
     await emit(user, partition)
 
 
-def _release(key: str, student: str, partition: int, pos: str, outbox: Outbox) -> None:
-    """Forward the user's waiting grades; send again what input `pos` released before a crash."""
+def _release(key: str, student: str, partition: int, outbox: Outbox) -> None:
+    """Forward the user's waiting grades and enrolments to the student side."""
     tenant = tenant_of(key)
-    now = int(time.time() * 1000)
     for item_key, item in pending.items(key, partition):
-        if waiting.is_released(item) and item["rb"] != pos:
-            continue
         outbox.add(person_topic.get_topic_name(), Item(EntityKey(tenant, student).text(), item["k"], None, None,
                                                        item["v"]))
-        if not waiting.is_released(item):
-            pending.put(key, partition, item_key, waiting.released(item, pos, now))
+        pending.drop(key, partition, item_key)
 
 
 def _unlinked(missing: list[str]) -> str:
     return "no Zoho student is linked to this Moodle user"
 
 
-async def _item(item: Item, partition: int, pos: str, outbox: Outbox) -> None:
+async def _item(item: Item, partition: int, outbox: Outbox) -> None:
     key = item.key
     if item.kind == "link":
         student = item.student
@@ -59,7 +55,7 @@ async def _item(item: Item, partition: int, pos: str, outbox: Outbox) -> None:
             user = moodle_users.get(key, partition)
             if user:
                 await _emit_user(user, student, method, partition)
-        _release(key, student, partition, pos, outbox)
+        _release(key, student, partition, outbox)
     elif item.kind == "user":
         if moodle_users.get(key, partition) != item.event:
             moodle_users.set(key, item.event, partition)
@@ -69,7 +65,7 @@ async def _item(item: Item, partition: int, pos: str, outbox: Outbox) -> None:
             links.set(key, link, partition)
         await _emit_user(item.event, link["student"] if link else None, link["method"] if link else None, partition)
         if link:
-            _release(key, link["student"], partition, pos, outbox)
+            _release(key, link["student"], partition, outbox)
     elif item.kind in ("enrollment", "grade"):
         link = links.get(key, partition)
         # Linked records go on to the student side, which joins them with their class.
@@ -101,8 +97,8 @@ async def _moodle_side(event: EventT, outbox: Outbox) -> None:
     if header(event.headers, KIND) == TICK:
         await expire("moodle", pending, msg.partition, _unlinked, int(msg.timestamp * 1000))
         return
-    for n, item in enumerate(decode_batch(event.value)):
-        await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}", outbox)
+    for item in decode_batch(event.value):
+        await _item(item, msg.partition, outbox)
 
 
 @moodle_pending.table.on_recover

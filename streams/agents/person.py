@@ -36,6 +36,7 @@ REF_FIELDS = {
     "teacher": ("name",),
 }
 pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
+_STUDENT = frozenset(("student",))
 
 
 def _lookup(tenant: str, partition: int) -> Any:
@@ -67,16 +68,25 @@ def _store_ref(ev: CanonicalEvent, partition: int) -> None:
             refs.set(course_key, course, partition)
 
 
-async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
-    """Emit the packed event if its dependencies exist; return what is still missing."""
+def _resolve(student_key: str, packed: list[Any], partition: int) -> tuple[dict[str, Any] | None, list[str]]:
     entity, payload = packed[0], packed[10] or {}
-    tenant, student = EntityKey.parse(student_key)
     programs: dict[str, str] = registrations.get(student_key, partition) or {}
     # A Moodle enrolment comes here linked: its student id is the link's, whether or not the student is here yet.
     known = entity == "moodle_enrollment" or students.get(student_key, partition) is not None
-    filled, missing = resolve(entity, payload, known, programs, _lookup(tenant, partition))
+    return resolve(entity, payload, known, programs, _lookup(tenant_of(student_key), partition))
+
+
+def _lacking(student_key: str, item: waiting.Item, partition: int) -> list[str]:
+    return _resolve(student_key, item["v"], partition)[1]
+
+
+async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]:
+    """Emit the packed event if its dependencies exist; return what is still missing."""
+    entity = packed[0]
+    filled, missing = _resolve(student_key, packed, partition)
     if filled is None:
         return missing
+    student = EntityKey.parse(student_key).entity_id
     filled["student_id"] = student
     ev = unpack(packed)
     if entity == "moodle_enrollment":
@@ -96,20 +106,15 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
     pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
 
-async def _recheck(student_key: str, partition: int, pos: str, woken_by: frozenset[str] | None = None) -> None:
-    """Release what can go now; send again what input `pos` released before a crash. `woken_by`: the reference
-    records (state keys) that just arrived; only records that named one of them missing are retried."""
-    now = int(time.time() * 1000)
+async def _recheck(student_key: str, partition: int, woken_by: frozenset[str] | None = None) -> None:
+    """Release what can go now. `woken_by`: what just arrived (reference records by state key, or what the
+    joins name: "student", "registration:<program>"); only records that lack one of these are retried."""
     for key, item in pending.items(student_key, partition, woken_by):
-        if waiting.is_released(item):
-            if item["rb"] == pos:
-                await _try(student_key, item["v"], partition)
-            continue
         missing = await _try(student_key, item["v"], partition)
-        if not missing:
-            pending.put(student_key, partition, key, waiting.released(item, pos, now))
-        elif missing != item["m"]:
-            pending.put(student_key, partition, key, {**item, "m": missing})
+        if missing:
+            pending.lacks(student_key, partition, key, missing)
+        else:
+            pending.drop(student_key, partition, key)
 
 
 async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
@@ -129,7 +134,7 @@ def _never_arrived(missing: list[str]) -> str:
     return f"dependencies never arrived: {', '.join(missing)}"
 
 
-async def _item(item: Item, partition: int, pos: str) -> None:
+async def _item(item: Item, partition: int) -> None:
     key, kind = item.key, item.kind
     ev = unpack(item.event)
     if kind == "ref":
@@ -142,10 +147,9 @@ async def _item(item: Item, partition: int, pos: str) -> None:
         arrived = frozenset((StateKey(ev.tenant, ev.entity, ev.entity_id).text(),
                              StateKey(ev.tenant, "course", course).text()))
         for ref_key in arrived:
-            # Released records stay indexed for a while: a wake replayed after a crash finds the same students.
             wake.update(pending.waiters(partition, ref_key))
         for student_key in sorted(wake):
-            await _recheck(student_key, partition, pos, arrived)
+            await _recheck(student_key, partition, arrived)
         return
     if kind == "student":
         if ev.deleted:
@@ -154,7 +158,8 @@ async def _item(item: Item, partition: int, pos: str) -> None:
         elif students.get(key, partition) != {"v": ev.source_version}:
             students.set(key, {"v": ev.source_version}, partition)
         await emit(ev, partition)
-        await _recheck(key, partition, pos)
+        if not ev.deleted:
+            await _recheck(key, partition, _STUDENT)
         return
     if kind == "registration":
         payload = ev.payload or {}
@@ -167,7 +172,9 @@ async def _item(item: Item, partition: int, pos: str) -> None:
         if programs != before:
             registrations.set(key, programs or None, partition)
         await emit(ev, partition)
-        await _recheck(key, partition, pos)
+        if not ev.deleted:
+            await _recheck(key, partition, frozenset((f"registration:{payload.get('program_id')}",
+                                                      f"registration_id:{ev.entity_id}")))
         return
     if kind == "moodle_enrollment":
         await _moodle_enrollment(key, ev, item.event, partition)
@@ -181,18 +188,31 @@ async def _item(item: Item, partition: int, pos: str) -> None:
 
 
 async def _person(event: EventT, outbox: Outbox) -> None:
-    msg = event.message
+    partition = event.message.partition
+    for student_key in sorted(pending.stale(partition)):
+        await _recheck(student_key, partition)
     if header(event.headers, KIND) == TICK:
-        await expire("person", pending, msg.partition, _never_arrived, int(msg.timestamp * 1000))
+        await expire("person", pending, partition, _never_arrived, int(event.message.timestamp * 1000), _lacking)
         return
-    for n, item in enumerate(decode_batch(event.value)):
-        await _item(item, msg.partition, f"{waiting.position(msg.topic, msg.partition, msg.offset)}#{n}")
+    for item in decode_batch(event.value):
+        await _item(item, partition)
+
+
+def _satisfied(what: str, student_key: str, partition: int) -> bool:
+    """Whether something a waiting record lacked when it was stored exists now."""
+    if what == "student":
+        return students.get(student_key, partition) is not None
+    kind, _, ident = what.partition(":")
+    if kind in ("registration", "registration_id"):
+        programs: dict[str, str] = registrations.get(student_key, partition) or {}
+        return ident in (programs if kind == "registration" else programs.values())
+    return refs.get(what, partition) is not None
 
 
 @person_pending.table.on_recover
 async def _rebuild() -> None:
     """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
-    batches.rebuild(pending, (students, registrations, refs, emitted))
+    batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied)
 
 
 @app.agent(person_topic, concurrency=1)

@@ -52,6 +52,43 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
     assert {g["payload"]["registration_id"] for g in grades} == {rid for _, rid, _ in students}
 
 
+async def test_a_grade_that_lacks_something_new_after_a_restart_is_still_released_when_it_comes(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    """A waiting record is stored once; what it lacks next (here the unit, once its class came) is kept in
+    memory only, so a restarted worker must find it out again before the unit arrives."""
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.grade")
+    pid, uid, cid, sid, rid, gid = (new_id() for _ in range(6))
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for module, body in (("BTEC_Students", college.student(sid, f"u{sid}@college.example")),
+                             ("BTEC_Registrations", college.registration(rid, sid, pid)),
+                             ("BTEC_Grades", college.zoho_grade(gid, sid, cid))):
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
+        await settled(infra, streams_run)  # the grade waits for its class
+        await sender.zoho(client, "BTEC_Classes",
+                          college.notification("BTEC_Classes", college.klass(cid, uid, pid), new_id()))
+        await settled(infra, streams_run)  # ... and now for its unit
+    streams_run.kill("w1")
+    streams_run.start("w1")
+    await settled(infra, streams_run)
+    async with sender.client() as client:
+        for module, body in (("Products", college.program(pid)), ("BTEC", college.unit(uid, pid))):
+            await sender.zoho(client, module, college.notification(module, body, new_id()))
+
+    def released() -> list[dict[str, Any]] | None:
+        return canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name) or None
+
+    grades = await wait_for(released, within=120)
+    assert grades, "the grade still waits for a unit that arrived"
+    await settled(infra, streams_run)
+    grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
+    assert [g["entity_id"] for g in grades] == [gid]
+    payload = grades[0]["payload"]
+    assert (payload["class_id"], payload["unit_id"], payload["program_id"], payload["registration_id"]) == (
+        cid, uid, pid, rid)
+
+
 async def test_batch_of_100_with_7_invalid_gives_93_events_and_7_dead_letters(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     sender = Sender(ingress, fresh_tenant)
