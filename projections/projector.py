@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from prometheus_client import start_http_server
 
 from projections.batch import BatchWriter
@@ -97,12 +97,25 @@ class Projector:
     def stop(self, *_: Any) -> None:
         self.running = False
 
+    def _next_batch(self) -> list[Message]:
+        """Every event already fetched, up to `batch_size`; when there is none, the first to arrive within
+        `batch_wait_s`. librdkafka's `consume(n, timeout)` returns only once it has `n` messages or the timeout
+        has passed, so a fixed wait would add up to that wait to each event's latency whenever fewer than `n`
+        arrive in it; under load the fetched backlog still makes big batches."""
+        msgs = self.consumer.consume(self.settings.batch_size, timeout=0)
+        if msgs:
+            return msgs
+        first = self.consumer.consume(1, timeout=self.settings.batch_wait_s)
+        if not first:
+            return first
+        return first + self.consumer.consume(self.settings.batch_size - 1, timeout=0)
+
     def run(self) -> None:
         self.consumer.subscribe(list(TOPICS), on_assign=self._on_assign, on_revoke=self._on_revoke,
                                 on_lost=self._on_revoke)
         try:
             while self.running:
-                msgs = self.consumer.consume(self.settings.batch_size, timeout=self.settings.batch_wait_s)
+                msgs = self._next_batch()
                 good = []
                 for m in msgs:
                     err = m.error()

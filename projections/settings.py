@@ -16,6 +16,7 @@ class ProjectorSettings(BaseSettings):
     # instead of waiting for the session timeout.
     instance_id: str | None = Field(default=None, alias="PROJECTOR_INSTANCE_ID")
     batch_size: int = Field(default=5000, alias="PROJECTOR_BATCH_SIZE")
+    # A batch is what has been fetched (up to batch_size); an idle projector waits this long for the next event.
     batch_wait_s: float = Field(default=0.2, alias="PROJECTOR_BATCH_WAIT_S")
     metrics_port: int = Field(default=6068, alias="PROJECTOR_METRICS_PORT")
     session_timeout_ms: int = Field(default=10000, alias="PROJECTOR_SESSION_TIMEOUT_MS")
