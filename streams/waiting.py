@@ -27,6 +27,8 @@ _SEP = "\x1f"
 Item = dict[str, Any]
 # Whether something a waiting record lacked (what, group, partition) exists now.
 Satisfied = Callable[[str, str, int], bool]
+# Whether a retry of a record lacking (reference records by state key, the rest) could release it now.
+Ready = Callable[[frozenset[str], frozenset[str]], bool]
 
 
 def entry(kind: str, event: list[Any], missing: list[str], now_ms: int) -> Item:
@@ -108,13 +110,17 @@ class Waiting:
         """The groups holding records that lack this reference record now."""
         return self._waiters.get((partition, ref_key), set())
 
-    def items(self, group: str, partition: int, naming: frozenset[str] | None = None) -> list[tuple[str, Item]]:
+    def items(self, group: str, partition: int, naming: frozenset[str] | None = None,
+              ready: Ready | None = None) -> list[tuple[str, Item]]:
         """(key, item) of every record the group holds, in the order they were first stored; with `naming`, only
         those that lack one of these now (reference records by state key, or what the joins name, such as
-        "student"): the others are not even read."""
+        "student"), and with `ready`, only those it says a retry could release: the others are not even read.
+        A record passed over still lacks something it is indexed under, whose arrival asks again."""
         out = []
         for key, summary in list(self._groups.get(group, {}).items()):
             if naming is not None and naming.isdisjoint(summary.refs) and naming.isdisjoint(summary.local):
+                continue
+            if ready is not None and not ready(summary.refs, summary.local):
                 continue
             item = self.state.get(key, partition)
             if item is not None:

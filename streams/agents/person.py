@@ -17,7 +17,7 @@ import faust
 from faust.types import EventT
 
 from schemas.deadletter import WAITING_CAPACITY_EXCEEDED
-from schemas.keys import EntityKey, StateKey, tenant_of
+from schemas.keys import SEP, EntityKey, StateKey, tenant_of
 from streams import batches, waiting
 from streams.app import app, config, emitted, person_pending, person_topic, refs, registrations, students
 from streams.emit import dead, emit
@@ -106,10 +106,31 @@ async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: s
     pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
 
+def _ready(student_key: str, partition: int) -> waiting.Ready:
+    """Whether a retry could release a record of this student lacking (refs, local): everything it lacks exists
+    now, except that a Moodle course and the class its idnumber names stand for each other (joins: either will
+    do). What a join cannot name yet ("unit:?") does not hold a retry back. A record passed over is asked
+    again when what it still lacks arrives: a retry of it now would only read it back and fail."""
+
+    def ready(refs: frozenset[str], local: frozenset[str]) -> bool:
+        for what in local:
+            if not what.endswith(":?") and not _satisfied(what, student_key, partition):
+                return False
+        if not refs:
+            return True
+        found = [_satisfied(ref, student_key, partition) for ref in refs]
+        if any(ref.split(SEP, 2)[1] == "course" for ref in refs):
+            return any(found)
+        return all(found)
+
+    return ready
+
+
 async def _recheck(student_key: str, partition: int, woken_by: frozenset[str] | None = None) -> None:
     """Release what can go now. `woken_by`: what just arrived (reference records by state key, or what the
-    joins name: "student", "registration:<program>"); only records that lack one of these are retried."""
-    for key, item in pending.items(student_key, partition, woken_by):
+    joins name: "student", "registration:<program>"); only records that lack one of these, and nothing else
+    that is still missing, are retried."""
+    for key, item in pending.items(student_key, partition, woken_by, _ready(student_key, partition)):
         missing = await _try(student_key, item["v"], partition)
         if missing:
             pending.lacks(student_key, partition, key, missing)
