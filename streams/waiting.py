@@ -144,19 +144,32 @@ class Waiting:
 
     # ---- changes
 
-    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> None:
-        """Store a waiting record, replacing an older wait for the same entity (the newer version is the one that
-        matters; nothing is stored when a newer version already waits)."""
-        identity, version = _identity(event), event[7]
+    def _same(self, group: str, partition: int, event: list[Any]) -> tuple[str, _Summary] | None:
+        """The record of the group waiting for the same entity (attempt, grader) as `event`, if any."""
+        identity = _identity(event)
         hashed = hash(identity)
-        for key, summary in list(self._groups.get(group, {}).items()):
+        for key, summary in self._groups.get(group, {}).items():
             if summary.identity != hashed:
                 continue
             stored = self.state.get(key, partition)
             if stored is not None and _identity(stored["v"]) == identity:
-                if summary.version > version:
-                    return
-                self.drop(group, partition, key)
+                return key, summary
+        return None
+
+    def holds(self, group: str, partition: int, event: list[Any]) -> bool:
+        """Whether a version of this record already waits: storing it replaces that one, so no cap applies (an
+        input read again after a restart must not be refused as one record too many)."""
+        return self._same(group, partition, event) is not None
+
+    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> None:
+        """Store a waiting record, replacing an older wait for the same entity (the newer version is the one that
+        matters; nothing is stored when a newer version already waits)."""
+        same = self._same(group, partition, event)
+        if same is not None:
+            key, summary = same
+            if summary.version > event[7]:
+                return
+            self.drop(group, partition, key)
         key = f"{group}{_SEP}{event[9]}"
         item = entry(kind, event, missing, now_ms)
         self.state.set(key, item, partition)

@@ -86,7 +86,8 @@ async def _item(item: Item, partition: int, outbox: Outbox) -> None:
 async def _hold(key: str, event: list[Any], kind: str, partition: int) -> None:
     """Keep a record until its Moodle user is linked to a student (bounded per user and tenant)."""
     tenant = tenant_of(key)
-    if pending.live(key) >= MAX_WAITING_PER_USER or pending.waiting(tenant, partition) >= config.pending_cap:
+    full = pending.live(key) >= MAX_WAITING_PER_USER or pending.waiting(tenant, partition) >= config.pending_cap
+    if full and not pending.holds(key, partition, event):
         await dead(waiting.letter(unpack(event), WAITING_CAPACITY_EXCEEDED, ["student"], "too many records waiting"))
         return
     pending.add(key, partition, kind, event, ["student"], int(time.time() * 1000))

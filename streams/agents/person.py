@@ -100,7 +100,9 @@ async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]
 async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: str, missing: list[str],
                 partition: int) -> None:
     tenant = tenant_of(student_key)
-    if pending.live(student_key) >= MAX_WAITING_PER_STUDENT or pending.waiting(tenant, partition) >= config.pending_cap:
+    full = (pending.live(student_key) >= MAX_WAITING_PER_STUDENT
+            or pending.waiting(tenant, partition) >= config.pending_cap)
+    if full and not pending.holds(student_key, partition, packed):
         await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
     pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))

@@ -283,3 +283,11 @@ async def test_waiting_is_capped_per_tenant(
     letters = refused()
     # Raw records of different grades sit on different partitions, so which three are refused varies.
     assert len(letters) == 3 and {dl["record_id"] for dl in letters} < set(grades)
+
+    # A record that already waits, sent again (or read again after a restart), replaces its wait: not refused.
+    waiting_one = sorted(set(grades) - {dl["record_id"] for dl in letters})[0]
+    async with sender.client() as client:
+        body = college.notification("BTEC_Grades", college.zoho_grade(waiting_one, sid, cid), new_id())
+        await sender.zoho(client, "BTEC_Grades", body)
+    await settled(infra, streams_run)
+    assert {dl["record_id"] for dl in refused()} == {dl["record_id"] for dl in letters}
