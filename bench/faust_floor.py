@@ -22,7 +22,7 @@ from pathlib import Path
 
 import faust
 
-from streams.producer import LibrdkafkaProducer
+from streams.producer import LibrdkafkaProducer, producer_of
 
 COUNT = int(os.environ.get("FLOOR_COUNT", "100000"))
 RESULT = Path(os.environ.get("FLOOR_RESULT", "faust-floor.json"))
@@ -64,8 +64,7 @@ async def floor(stream: faust.StreamT[bytes]) -> None:
             started, cpu = time.monotonic(), time.process_time()
         seen += 1
         if sink is not None and SEND == "publish":
-            assert isinstance(app.producer, LibrdkafkaProducer)
-            await app.producer.produce(FORWARD_TO, event.key, event.value)
+            await producer_of(app).produce(FORWARD_TO, event.key, event.value)
         elif sink is not None:
             await sink.send(key=event.key, value=event.value)
         if seen >= COUNT:

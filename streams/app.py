@@ -25,7 +25,7 @@ from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO,
 from streams.config import StreamsSettings
 from streams.consumer import harden
 from streams.deliveries import Deliveries
-from streams.producer import LibrdkafkaProducer
+from streams.producer import LibrdkafkaProducer, producer_of
 from streams.state import State
 from streams.store import SHARED_ROCKSDB
 
@@ -101,17 +101,13 @@ canonical_topics = {entity: _bytes_topic(canonical(entity)) for entity in CANONI
 async def publish(topic: faust.TopicT | str, key: bytes | None, value: bytes, *, partition: int | None = None,
                   headers: dict[str, bytes] | None = None) -> None:
     """A stage's output, straight to librdkafka (LibrdkafkaProducer.produce: the same guarantee, less cost)."""
-    producer = app.producer
-    assert isinstance(producer, LibrdkafkaProducer)
     name = topic if isinstance(topic, str) else topic.get_topic_name()
-    await producer.produce(name, key, value, partition, headers)
+    await producer_of(app).produce(name, key, value, partition, headers)
 
 
 async def delivered() -> None:
     """Wait until every output queued so far is stored by the broker (LibrdkafkaProducer.delivered)."""
-    producer = app.producer
-    assert isinstance(producer, LibrdkafkaProducer)
-    await producer.delivered()
+    await producer_of(app).delivered()
 
 
 def state(name: str) -> State:

@@ -26,7 +26,7 @@ from typing import Any, cast
 import confluent_kafka
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TP, HeadersArg, RecordMetadata
+from faust.types import TP, AppT, HeadersArg, RecordMetadata
 
 log = logging.getLogger(__name__)
 
@@ -218,3 +218,10 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
             self._resolve()
             if left:
                 raise ProducerSendError(f"{left} messages still undelivered after 60 s")
+
+
+def producer_of(app: AppT) -> LibrdkafkaProducer:
+    """The app's producer, which the streams app always makes a LibrdkafkaProducer (streams/app.py)."""
+    producer = app.producer
+    assert isinstance(producer, LibrdkafkaProducer)
+    return producer

@@ -20,7 +20,7 @@ import orjson
 from faust.types import TP
 from prometheus_client import Counter
 
-from streams.producer import LibrdkafkaProducer
+from streams.producer import producer_of
 
 ABSENT = object()
 
@@ -55,8 +55,7 @@ def partition_db(table: faust.types.TableT, partition: int) -> Any:
 async def send_changelog(app: faust.App, table: faust.types.TableT,
                          records: list[tuple[bytes, bytes | None, int]]) -> None:
     """(key, value or None for a delete, partition) to the table's changelog, through the cheap send path."""
-    producer = app.producer
-    assert isinstance(producer, LibrdkafkaProducer)
+    producer = producer_of(app)
     topic = table.changelog_topic.get_topic_name()
     for key, value, partition in records:
         await producer.produce(topic, key, value, partition)
