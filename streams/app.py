@@ -68,6 +68,7 @@ app = App(
     producer_linger_ms=5,
     producer_max_batch_size=256 * 1024,
     stream_buffer_maxsize=1024,
+    broker_max_poll_records=config.max_poll_records or None,
     # No leader election is used (every timer runs on every worker), so no leader topic to race on.
     topic_disable_leader=True,
     # Table keys and values are JSON; topics set their own (raw bytes) serializers.
@@ -110,8 +111,8 @@ async def delivered() -> None:
     await producer_of(app).delivered()
 
 
-def state(name: str) -> State:
-    return State(app, name, PARTITIONS, config.cache_entries, config.cache_bytes)
+def state(name: str, *, keeps_reads: bool = True) -> State:
+    return State(app, name, PARTITIONS, config.cache_entries, config.cache_bytes, keeps_reads=keeps_reads)
 
 
 # Intake: delivery ids seen lately (by the raw records' time), for dropping redeliveries.
@@ -122,11 +123,11 @@ identities = state("identities")
 # Moodle side: tenant/moodle user id -> link, last user event, waiting grades.
 links = state("links")
 moodle_users = state("moodle-users")
-moodle_pending = state("moodle-pending")
+moodle_pending = state("moodle-pending", keeps_reads=False)
 # Person side, keyed tenant/student id; reference data copied to every partition.
 students = state("students")
 registrations = state("registrations")
-person_pending = state("person-pending")
+person_pending = state("person-pending", keeps_reads=False)
 refs = state("refs")
 # Last emitted fingerprint and version per tenant/entity/id, for unchanged and out-of-date records.
 emitted = state("emitted")

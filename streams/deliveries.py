@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+import rocksdict
 
-from streams.state import ROCKSDB_OPTIONS, partition_db, send_changelog
+from streams.state import ROCKSDB_OPTIONS, partition_db, send_changelog, write
 
 _WIDTH = 12  # digits of a bucket number: keys sort by bucket
 
@@ -74,9 +75,15 @@ class Deliveries:
             return
         batch, self._batch = self._batch, {}
         records: list[tuple[bytes, bytes | None, int]] = []
+        writes: dict[int, rocksdict.WriteBatch] = {}
         for (partition, key), value in batch.items():
-            partition_db(self.table, partition).put(key, value)
+            changes = writes.get(partition)
+            if changes is None:
+                changes = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
+            changes.put(key, value)
             records.append((key, value, partition))
+        for partition, changes in writes.items():
+            write(partition_db(self.table, partition), changes)
         await send_changelog(self.app, self.table, records)
 
     def forget(self) -> None:

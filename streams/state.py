@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 import orjson
+import rocksdict
 from faust.types import TP
 from prometheus_client import Counter
 
@@ -43,6 +44,13 @@ def _cached_size(key: bytes | str, stored: bytes | None) -> int:
 
 # How well each table's cache serves its reads: `rocksdb` reads cost a lookup and a JSON decode each.
 READS = Counter("streams_state_reads_total", "State table reads, by where the value was found", ["table", "source"])
+
+
+def write(db: Any, batch: rocksdict.WriteBatch) -> None:
+    """One partition's changes of a batch, at once: one RocksDB write (and write-ahead-log append) instead of
+    one per key. The log stays on: the changelog's compaction drops deletions after a day, so a deletion lost
+    from RocksDB by a crash could not always be recovered from it."""
+    db.write(batch)
 
 
 def partition_db(table: faust.types.TableT, partition: int) -> Any:
@@ -106,6 +114,10 @@ class Cache:
         """The change of `slot` is stored (`size` bytes): now a clean, most recently used value."""
         self.put(slot, self.dirty[slot], size)
 
+    def forget_dirty(self, slot: Slot, size: int) -> None:
+        """The change of `slot` is stored, and not kept (`size`: unused, as `written`'s)."""
+        del self.dirty[slot]
+
     def over(self) -> bool:
         return len(self) > self.max_entries or self.bytes > self.max_bytes
 
@@ -124,8 +136,14 @@ class Cache:
 
 
 class State:
-    def __init__(self, app: faust.App, name: str, partitions: int, cache_entries: int, cache_bytes: int) -> None:
+    def __init__(self, app: faust.App, name: str, partitions: int, cache_entries: int, cache_bytes: int, *,
+                 keeps_reads: bool = True) -> None:
+        """`keeps_reads`: whether values read from RocksDB or written there stay cached. A table whose values are
+        each read back about once (records waiting for a dependency: written when they start waiting, read when
+        what they lack arrives, then deleted) gains nothing from the cache but its upkeep; it keeps only the
+        changes not written yet."""
         self.app = app
+        self.keeps_reads = keeps_reads
         # bytes key and value types: faust's raw serializer (the values are orjson, encoded here).
         self.table = app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes,
                                options=ROCKSDB_OPTIONS)
@@ -145,6 +163,8 @@ class State:
         self._misses.inc()
         raw = self._db(partition).get(key.encode())
         value = None if raw is None else orjson.loads(raw)
+        if not self.keeps_reads:
+            return value
         self._cache.put(slot, value, _cached_size(key, raw))
         if self._cache.over():
             self._cache.trim()
@@ -159,19 +179,25 @@ class State:
         # RocksDB first and without awaiting: another stage writing this table (emitted) may run at the awaits
         # below, and must find in RocksDB whatever the trim drops from the cache.
         sends: list[tuple[bytes, bytes | None, int]] = []
+        writes: dict[int, rocksdict.WriteBatch] = {}
+        keep = self._cache.written if self.keeps_reads else self._cache.forget_dirty
         for slot, value in list(self._cache.dirty.items()):
             partition, key = slot
             kb = key.encode()
-            db = self._db(partition)
+            batch = writes.get(partition)
+            if batch is None:
+                batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
             if value is None:
-                db.delete(kb)
+                batch.delete(kb)
                 sends.append((kb, None, partition))
-                self._cache.written(slot, _cached_size(kb, None))
+                keep(slot, _cached_size(kb, None))
             else:
                 vb = orjson.dumps(value)
-                db.put(kb, vb)
+                batch.put(kb, vb)
                 sends.append((kb, vb, partition))
-                self._cache.written(slot, _cached_size(kb, vb))
+                keep(slot, _cached_size(kb, vb))
+        for partition, batch in writes.items():
+            write(self._db(partition), batch)
         self._cache.trim()
         await send_changelog(self.app, self.table, sends)
 

@@ -69,3 +69,13 @@ def test_a_batch_of_changes_leaves_room_only_for_what_it_read_last() -> None:
     cache.trim()
     assert len(cache) == 10
     assert [cache.get((0, f"changed{n}")) for n in range(990, 1000)] == list(range(990, 1000))
+
+
+def test_a_change_written_and_not_kept_leaves_nothing_behind() -> None:
+    # Tables whose values are read back about once (waiting records) keep only what is not written yet.
+    cache = Cache(max_entries=10, max_bytes=10**6)
+    cache.change((0, "waiting"), {"v": 1})
+    assert cache.get((0, "waiting")) == {"v": 1}
+    cache.forget_dirty((0, "waiting"), 500)
+    assert cache.get((0, "waiting")) is ABSENT
+    assert len(cache) == 0 and cache.bytes == 0
