@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -21,8 +22,9 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def setup_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on `stream` (stderr by default)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",

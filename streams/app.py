@@ -15,6 +15,7 @@ one message per batch and partition, see streams/messages.py):
 from __future__ import annotations
 
 import logging
+import sys
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
@@ -23,7 +24,7 @@ from common.logs import setup_logging
 from common.settings import get_settings
 from schemas.topics import CANONICAL_ENTITIES, DEADLETTER, RAW_MOODLE, RAW_ZOHO, canonical
 from streams.config import StreamsSettings
-from streams.consumer import harden
+from streams.consumer import Stream, harden
 from streams.deliveries import Deliveries
 from streams.producer import LibrdkafkaProducer, producer_of
 from streams.state import State
@@ -55,6 +56,7 @@ app = App(
     topic_partitions=PARTITIONS,
     topic_replication_factor=settings.topic_replication,
     processing_guarantee="at_least_once",
+    Stream=Stream,
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=10,
     broker_rebalance_timeout=10,
@@ -141,11 +143,16 @@ WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", [
 
 
 @app.task
-async def quiet_client_logs() -> None:
+async def json_logs() -> None:
     """Once the worker has configured logging: JSON lines, and no per-message debug records."""
-    setup_logging("streams", settings.log_level)
+    # The real stderr: faust's worker command has replaced sys.stderr with a proxy that logs what is written to
+    # it, so a handler writing there logged into itself, and every line the worker logged was lost.
+    setup_logging("streams", settings.log_level, sys.__stderr__)
     for noisy in ("aiokafka", "faust.topics", "faust.transport"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+    logging.getLogger(__name__).info("worker started", extra={
+        "app_id": config.app_id, "partitions": PARTITIONS, "batch_max": config.batch_max,
+        "max_poll_records": config.max_poll_records, "rocksdb_mb": config.rocksdb_mb})
 
 
 @app.page("/metrics")
