@@ -86,6 +86,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], replication: int = 1,
         for s in wanted
         if s.config
     ]
-    for fut in admin.incremental_alter_configs(resources).values():
+    # The client refuses an empty list (topics that carry no settings of their own).
+    for fut in (admin.incremental_alter_configs(resources) if resources else {}).values():
         fut.result()
     return report

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Protocol, cast
 
 import faust
 from faust.types import EventT
 
 from streams.app import PARTITIONS, SKIPPED, config, delivered, publish
+from streams.consumer import Stream
 from streams.outbox import Outbox
 from streams.state import State
 from streams.waiting import Satisfied, Waiting
@@ -28,6 +30,8 @@ Handler = Callable[[EventT, Outbox], Awaitable[None]]
 
 class Table(Protocol):
     async def flush(self) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 # A stage-topic message carries what one batch of the stage before routed to one partition (about
@@ -53,24 +57,37 @@ class Positions:
 
 
 async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = (), *,
-              stage_topic: bool = True) -> None:
-    """Process `stream` batch by batch with `handle`; `states` are the tables this stage (alone) writes;
-    `stage_topic`: its messages are batches of records (else one record each: the raw topics)."""
+              stage_topic: bool = True, reset: Callable[[], None] | None = None) -> None:
+    """Process `stream` batch by batch with `handle`; `states` are the tables this stage writes; `stage_topic`:
+    its messages are batches of records (else one record each: the raw topics); `reset`: rebuilds what the stage
+    keeps in memory from its tables (its waiting index) after a batch failed."""
     outbox = Outbox(PARTITIONS)
     positions = Positions()
     size = STAGE_BATCH_MESSAGES if stage_topic else config.batch_max
-    # take_events is faust.Stream's (the StreamT interface lacks it): acks each batch's events after the body.
-    async for events in cast(faust.Stream[bytes], stream).take_events(size, within=config.batch_wait_s):
-        # Every table read and write names its partition (State, Deliveries): no current event to set.
-        for event in events:
-            msg = event.message
-            positions.check(msg.topic, msg.partition, msg.offset)
-            await handle(event, outbox)
-        for topic, partition, value in outbox.take():
-            await publish(topic, None, value, partition=partition)
-        await delivered()
-        for st in states:
-            await st.flush()
+    # take_events is the app's Stream's (streams/consumer.py; the StreamT interface lacks it): it acks a batch's
+    # events once the body has run, and not at all when the body raised, the generator being closed at once.
+    async with aclosing(cast(Stream, stream).take_events(size, within=config.batch_wait_s)) as batches:
+        async for events in batches:
+            try:
+                # Every table read and write names its partition (State, Deliveries): no current event to set.
+                for event in events:
+                    msg = event.message
+                    positions.check(msg.topic, msg.partition, msg.offset)
+                    await handle(event, outbox)
+                for topic, partition, value in outbox.take():
+                    await publish(topic, None, value, partition=partition)
+                await delivered()
+                for st in states:
+                    await st.flush()
+            except Exception:
+                # The batch's input is read again (faust restarts the agent): as after a crash, nothing it changed
+                # and did not write may be written, and memory holds only what the tables say.
+                outbox.clear()
+                for st in states:
+                    st.discard()
+                if reset is not None:
+                    reset()
+                raise
 
 
 def rebuild(pending: Waiting, states: tuple[State, ...], satisfied: Satisfied | None = None) -> None:

@@ -18,9 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-import rocksdict
 
-from streams.state import ROCKSDB_OPTIONS, partition_db, send_changelog, write
+from streams.state import ROCKSDB_OPTIONS, Change, partition_db, send_changelog, write
 
 _WIDTH = 12  # digits of a bucket number: keys sort by bucket
 
@@ -74,17 +73,13 @@ class Deliveries:
         if not self._batch:
             return
         batch, self._batch = self._batch, {}
-        records: list[tuple[bytes, bytes | None, int]] = []
-        writes: dict[int, rocksdict.WriteBatch] = {}
-        for (partition, key), value in batch.items():
-            changes = writes.get(partition)
-            if changes is None:
-                changes = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
-            changes.put(key, value)
-            records.append((key, value, partition))
-        for partition, changes in writes.items():
-            write(partition_db(self.table, partition), changes)
-        await send_changelog(self.app, self.table, records)
+        changes: list[Change] = [(key, value, partition) for (partition, key), value in batch.items()]
+        write(self.table, changes)
+        await send_changelog(self.app, self.table, changes)
+
+    def discard(self) -> None:
+        """A batch failed: its records are read again, and find their ids unwritten."""
+        self._batch.clear()
 
     def forget(self) -> None:
         """Partitions moved: where each one's oldest bucket is gets looked up again."""

@@ -41,3 +41,6 @@ class Outbox:
                 out.append((topic, partition, encode_batch(items[start:start + MAX_ITEMS_PER_MESSAGE])))
         self._items.clear()
         return out
+
+    def clear(self) -> None:
+        self._items.clear()

@@ -46,11 +46,24 @@ def _cached_size(key: bytes | str, stored: bytes | None) -> int:
 READS = Counter("streams_state_reads_total", "State table reads, by where the value was found", ["table", "source"])
 
 
-def write(db: Any, batch: rocksdict.WriteBatch) -> None:
-    """One partition's changes of a batch, at once: one RocksDB write (and write-ahead-log append) instead of
+Change = tuple[bytes, bytes | None, int]  # (key, value or None for a delete, partition)
+
+
+def write(table: faust.types.TableT, changes: list[Change]) -> None:
+    """A batch's changes, each partition's at once: one RocksDB write (and write-ahead-log append) instead of
     one per key. The log stays on: the changelog's compaction drops deletions after a day, so a deletion lost
     from RocksDB by a crash could not always be recovered from it."""
-    db.write(batch)
+    batches: dict[int, rocksdict.WriteBatch] = {}
+    for key, value, partition in changes:
+        batch = batches.get(partition)
+        if batch is None:
+            batch = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
+        if value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, value)
+    for partition, batch in batches.items():
+        partition_db(table, partition).write(batch)
 
 
 def partition_db(table: faust.types.TableT, partition: int) -> Any:
@@ -60,9 +73,8 @@ def partition_db(table: faust.types.TableT, partition: int) -> Any:
     return store._db_for_partition(partition)
 
 
-async def send_changelog(app: faust.App, table: faust.types.TableT,
-                         records: list[tuple[bytes, bytes | None, int]]) -> None:
-    """(key, value or None for a delete, partition) to the table's changelog, through the cheap send path."""
+async def send_changelog(app: faust.App, table: faust.types.TableT, records: list[Change]) -> None:
+    """Changes to the table's changelog, through the cheap send path."""
     producer = producer_of(app)
     topic = table.changelog_topic.get_topic_name()
     for key, value, partition in records:
@@ -178,28 +190,24 @@ class State:
         """Write every key changed since the last flush, once, and trim the cache to its bound."""
         # RocksDB first and without awaiting: another stage writing this table (emitted) may run at the awaits
         # below, and must find in RocksDB whatever the trim drops from the cache.
-        sends: list[tuple[bytes, bytes | None, int]] = []
-        writes: dict[int, rocksdict.WriteBatch] = {}
+        changes: list[Change] = []
         keep = self._cache.written if self.keeps_reads else self._cache.forget_dirty
         for slot, value in list(self._cache.dirty.items()):
             partition, key = slot
             kb = key.encode()
-            batch = writes.get(partition)
-            if batch is None:
-                batch = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
-            if value is None:
-                batch.delete(kb)
-                sends.append((kb, None, partition))
-                keep(slot, _cached_size(kb, None))
-            else:
-                vb = orjson.dumps(value)
-                batch.put(kb, vb)
-                sends.append((kb, vb, partition))
-                keep(slot, _cached_size(kb, vb))
-        for partition, batch in writes.items():
-            write(self._db(partition), batch)
+            vb = None if value is None else orjson.dumps(value)
+            changes.append((kb, vb, partition))
+            keep(slot, _cached_size(kb, vb))
+        write(self.table, changes)
         self._cache.trim()
-        await send_changelog(self.app, self.table, sends)
+        await send_changelog(self.app, self.table, changes)
+
+    def discard(self) -> None:
+        """A batch failed: drop its changes not written yet (its input is read again), and what the cache holds.
+        Another stage's changes to a table they share go too: state then lags what was sent, which costs at
+        most an event sent again with its own id."""
+        self._cache.dirty.clear()
+        self.forget()
 
     def forget(self) -> None:
         """Drop what the cache holds (partitions moved: another worker may have changed it), but not changes

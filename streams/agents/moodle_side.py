@@ -102,12 +102,17 @@ async def _moodle_side(event: EventT, outbox: Outbox) -> None:
         await _item(item, msg.partition, outbox)
 
 
-@moodle_pending.table.on_recover
-async def _rebuild() -> None:
-    """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
+def _rebuild() -> None:
+    """Partitions moved, or a batch failed: the cache may be stale and the index must cover exactly what is
+    stored for the partitions owned now."""
     batches.rebuild(pending, (links, moodle_users, emitted))
+
+
+@moodle_pending.table.on_recover
+async def _recovered() -> None:
+    _rebuild()
 
 
 @app.agent(moodle_topic, concurrency=1)
 async def moodle_side(stream: faust.StreamT[bytes]) -> None:
-    await batches.run(stream, _moodle_side, (links, moodle_users, moodle_pending, emitted))
+    await batches.run(stream, _moodle_side, (links, moodle_users, moodle_pending, emitted), reset=_rebuild)

@@ -232,12 +232,17 @@ def _satisfied(what: str, student_key: str, partition: int) -> bool:
     return refs.get(what, partition) is not None
 
 
-@person_pending.table.on_recover
-async def _rebuild() -> None:
-    """Partitions moved: the cache may be stale and the index must cover exactly the partitions owned now."""
+def _rebuild() -> None:
+    """Partitions moved, or a batch failed: the cache may be stale and the index must cover exactly what is
+    stored for the partitions owned now."""
     batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied)
+
+
+@person_pending.table.on_recover
+async def _recovered() -> None:
+    _rebuild()
 
 
 @app.agent(person_topic, concurrency=1)
 async def person(stream: faust.StreamT[bytes]) -> None:
-    await batches.run(stream, _person, (students, registrations, person_pending, refs, emitted))
+    await batches.run(stream, _person, (students, registrations, person_pending, refs, emitted), reset=_rebuild)
