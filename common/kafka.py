@@ -7,6 +7,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from common.settings import get_settings
+
 
 def producer_config(bootstrap: str, linger_ms: int = 5) -> dict[str, Any]:
     """An idempotent producer that waits for every in-sync replica and partitions like faust and the ingress
@@ -18,6 +20,7 @@ def producer_config(bootstrap: str, linger_ms: int = 5) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         "compression.type": "lz4",
         "linger.ms": linger_ms,
+        "message.max.bytes": get_settings().max_record_bytes(),
     }
 
 

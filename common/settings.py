@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     def kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap_servers or embedded_kafka(self.stack_kafka_port)
 
+    def max_record_bytes(self) -> int:
+        """The largest record any service produces: librdkafka refuses over 1,000,000 bytes by default, under
+        the ingress's own limit, so the largest body it takes (and what is derived from it: events, retries, dead
+        letters) needs the room, plus key and headers. The broker checks compressed batches against its own."""
+        return self.ingress_max_body_bytes + 64 * 1024
+
     def database_dsn(self) -> str:
         return self.database_url or embedded_database(self.stack_pg_port)
 

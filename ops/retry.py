@@ -82,7 +82,8 @@ def plan(bootstrap: str, letter: Letter, fixed_body: bytes | None = None,
     tenant = (original.header("tenant") if original else None) or f["tenant"]
     original_type = (original.header("content-type") if original else None) or f.get("content_type") or JSON
 
-    parsed_letter = f["reason"] in PARSE_REASONS and letter.body[:2] != MAGIC
+    # An empty body was not kept (over the letter's size limit): the raw record holds it.
+    parsed_letter = f["reason"] in PARSE_REASONS and bool(letter.body) and letter.body[:2] != MAGIC
     if fixed_body is not None:
         body, origin = fixed_body, "the fixed body"
         ctype = content_type or (JSON if _is_json(fixed_body) else original_type)

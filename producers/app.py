@@ -116,10 +116,9 @@ class Received:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging("ingress", settings.log_level)
-    # librdkafka refuses records over 1,000,000 bytes by default, under the ingress's own 1 MiB: room for the
-    # largest body it accepts plus key and headers, so the documented limit is the one that holds.
+    # Room for the largest body the ingress accepts, so the documented limit is the one that holds.
     appender = RawAppender(settings.kafka_bootstrap(), settings.ingress_delivery_timeout_s,
-                           {"message.max.bytes": settings.ingress_max_body_bytes + 64 * 1024})
+                           {"message.max.bytes": settings.max_record_bytes()})
     tenants = TenantRegistry(settings)
 
     @asynccontextmanager

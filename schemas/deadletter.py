@@ -124,15 +124,28 @@ class DeadLetter:
         return encode(self.schema_name, self.to_record())
 
 
+# A letter keeps its body for a retry up to this size, and each error's value up to ERROR_VALUE_MAX characters:
+# a body near the ingress's 1 MiB limit, with the letter around it, is over what a Kafka record may hold, and
+# a letter that cannot be written stops whoever writes it. A larger body stays in the raw record it came from.
+BODY_MAX = 512 * 1024
+ERROR_VALUE_MAX = 1024
+
+
 def dead_letter(*, writer: str, subject: str, reason: str, message: str, tenant: str, source: str, kind: str,
                 raw: RawPosition, received_at_ms: int, body: bytes, errors: tuple[FieldError, ...] = (),
                 record_index: int | None = None, record_id: str | None = None, delivery_id: str | None = None,
                 content_type: str | None = None, occurred_at_ms: int | None = None) -> DeadLetter:
     """The one way to make a dead letter. `writer` is the service giving up (streams, projections, zoho-sink,
     moodle-sink); `subject` names its input (`RawPosition.subject()` or a canonical event id)."""
+    if len(body) > BODY_MAX:
+        message = (f"{message} (its body of {len(body)} bytes is not kept here, being over {BODY_MAX}: the raw "
+                   f"record at {raw.topic}/{raw.partition}/{raw.offset} holds it)")
+        body = b""
+    errors = tuple(e if e.value is None or len(e.value) <= ERROR_VALUE_MAX
+                   else FieldError(e.field, e.message, e.value[:ERROR_VALUE_MAX] + "…") for e in errors)
     return DeadLetter(
         reason=reason, message=message, tenant=tenant, source=source, kind=kind, raw=raw,
         received_at_ms=received_at_ms, body=body, dead_letter_id=dead_letter_id(writer, subject, reason),
-        errors=tuple(errors), record_index=record_index, record_id=record_id, delivery_id=delivery_id,
+        errors=errors, record_index=record_index, record_id=record_id, delivery_id=delivery_id,
         content_type=content_type, occurred_at_ms=occurred_at_ms,
     )

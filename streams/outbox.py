@@ -10,8 +10,11 @@ from streams.messages import Item, encode_batch
 
 _partitioner = DefaultPartitioner()
 
-# Records per stage message: well under Kafka's 1 MB message limit for the largest records.
+# Records per stage message, and bytes: a message over MAX_MESSAGE_BYTES is split in two until it is within it
+# (or holds one record), well under the record size Kafka takes, so that a few large records never make one
+# message the producer refuses.
 MAX_ITEMS_PER_MESSAGE = 200
+MAX_MESSAGE_BYTES = 512 * 1024
 
 
 @lru_cache(maxsize=65_536)
@@ -35,12 +38,21 @@ class Outbox:
 
     def take(self) -> list[tuple[str, int, bytes]]:
         """(topic, partition, message value) for everything gathered; the outbox is empty afterwards."""
-        out = []
+        out: list[tuple[str, int, bytes]] = []
         for (topic, partition), items in self._items.items():
             for start in range(0, len(items), MAX_ITEMS_PER_MESSAGE):
-                out.append((topic, partition, encode_batch(items[start:start + MAX_ITEMS_PER_MESSAGE])))
+                out.extend((topic, partition, value)
+                           for value in _encoded(items[start:start + MAX_ITEMS_PER_MESSAGE]))
         self._items.clear()
         return out
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def _encoded(items: list[Item]) -> list[bytes]:
+    value = encode_batch(items)
+    if len(value) <= MAX_MESSAGE_BYTES or len(items) == 1:
+        return [value]
+    half = len(items) // 2
+    return _encoded(items[:half]) + _encoded(items[half:])

@@ -28,6 +28,8 @@ from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, HeadersArg, RecordMetadata
 
+from common.settings import get_settings
+
 log = logging.getLogger(__name__)
 
 # How long librdkafka retries a message before reporting it failed (it also outlives a broker restart).
@@ -70,6 +72,8 @@ class LibrdkafkaProducer(aiokafka_driver.Producer):
             # queueing up to librdkafka's default 1 GB.
             "queue.buffering.max.kbytes": 32 * 1024,
             "message.timeout.ms": MESSAGE_TIMEOUT_MS,
+            # An event or a dead letter from the largest body the ingress takes must not stop the worker.
+            "message.max.bytes": get_settings().max_record_bytes(),
         })
         self._polling.set()
         self._poller = threading.Thread(target=self._poll, name="librdkafka-poll", daemon=True)

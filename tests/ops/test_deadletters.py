@@ -109,3 +109,21 @@ def test_retry_of_a_join_stage_letter_republishes_the_original_raw_record(
     assert raw.headers["content-type"] == original.headers["content-type"]
     assert "delivery-id" not in raw.headers and "delivery-id" in original.headers
     assert raw.headers["request-id"] != original.headers["request-id"]
+
+
+def test_retry_of_a_letter_whose_body_was_too_large_to_keep_republishes_the_raw_record(
+        infra: Infra, ingress: Service, streams: Streams, fresh_tenant: TenantCreds, cli: CLI) -> None:
+    sid = new_id()
+    sent = _post_student(ingress, fresh_tenant, college.student(sid, "not-an-email", Notes="x" * (1000 * 1024)))
+    rows = wait_until(lambda: cli.json("deadletter", "list", "--tenant", fresh_tenant.name), timeout=60)
+    assert [(r["reason"], r["record_id"]) for r in rows] == [("invalid_record", sid)]
+    shown = cli.json("deadletter", "show", rows[0]["id"])
+    assert "is not kept here" in shown["message"]
+    raw_at = shown["raw"]
+    original = read_at(infra.bootstrap, raw_at["topic"], raw_at["partition"], raw_at["offset"])
+    assert json.loads(original.value or b"") == sent
+
+    retried = cli.json("deadletter", "retry", rows[0]["id"])
+    raw = read_at(infra.bootstrap, "raw.zoho", retried["partition"], retried["offset"])
+    assert (raw.key, raw.value) == (original.key, original.value)
+    assert raw.headers["retry-of"] == rows[0]["id"].encode()

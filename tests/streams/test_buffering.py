@@ -10,7 +10,7 @@ import httpx
 
 from ops.college import webhooks as college
 from tests.conftest import TenantCreds
-from tests.infra import Infra, Service, metric_sum
+from tests.infra import Infra, Service, metric_sum, read_at
 from tests.streams.conftest import Sender, StreamsRun, canonical_events, deadletters, new_id, offsets, settled, wait_for
 
 
@@ -123,6 +123,38 @@ async def test_batch_of_100_with_7_invalid_gives_93_events_and_7_dead_letters(
         assert dl["raw"]["topic"] == "raw.zoho"
         assert any(field.lower().replace("_", "") in (e["field"] or "").lower().replace("_", "")
                    or field.split("_")[0].lower() in (e["field"] or "").lower() for e in dl["errors"]), dl["errors"]
+
+
+async def test_a_record_near_the_body_limit_that_fails_is_a_dead_letter_and_its_neighbours_go_on(
+        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
+    """A body of almost 1 MiB (the ingress takes up to 1 MiB) whose record is invalid: its dead letter with the
+    body would be over what a Kafka record may hold. That stopped the intake's batch, and the batch was
+    committed as read: the records around it were lost (a CI run lost three grades that way)."""
+    sender = Sender(ingress, fresh_tenant)
+    start = offsets(infra, "canonical.student", "deadletter")
+    before = [college.student(new_id(), f"n{i}@college.example") for i in range(5)]
+    after = [college.student(new_id(), f"m{i}@college.example") for i in range(5)]
+    huge = college.student(new_id(), "not-an-email", Notes="x" * (1000 * 1024))
+    streams_run.start("w1")
+    async with sender.client() as client:
+        for record in (*before, huge, *after):
+            await sender.zoho(client, "BTEC_Students", college.notification("BTEC_Students", record, new_id()))
+
+    def arrived() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+        events = canonical_events(infra, "student", start["canonical.student"], fresh_tenant.name)
+        letters = deadletters(infra, start["deadletter"], fresh_tenant.name)
+        return (events, letters) if len(events) >= 10 and letters else None
+
+    result = await wait_for(arrived, within=90)
+    assert result, "the records around the large one were not processed"
+    events, letters = result
+    assert {e["entity_id"] for e in events} == {r["id"] for r in (*before, *after)}
+    [letter] = letters
+    assert letter["reason"] == "invalid_record" and letter["record_id"] == huge["id"]
+    # The body stays in the raw record the letter points at; a retry takes it from there.
+    assert letter["body"] == b"" and "is not kept here" in letter["message"]
+    raw = read_at(infra.bootstrap, letter["raw"]["topic"], letter["raw"]["partition"], letter["raw"]["offset"])
+    assert raw.value is not None and huge["id"].encode() in raw.value and len(raw.value) > 1000 * 1024
 
 
 async def test_redeliveries_and_unchanged_resends_produce_one_event(
