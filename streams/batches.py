@@ -17,7 +17,7 @@ from typing import Protocol, cast
 import faust
 from faust.types import EventT
 
-from streams.app import PARTITIONS, SKIPPED, config, delivered, publish
+from streams.app import FAILED_BATCHES, PARTITIONS, SKIPPED, config, delivered, publish
 from streams.consumer import Stream
 from streams.outbox import Outbox
 from streams.state import State
@@ -82,6 +82,7 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
             except Exception:
                 # The batch's input is read again (faust restarts the agent): as after a crash, nothing it changed
                 # and did not write may be written, and memory holds only what the tables say.
+                FAILED_BATCHES.labels(handle.__name__.strip("_")).inc()
                 outbox.clear()
                 for st in states:
                     st.discard()
