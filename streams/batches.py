@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import faust
 from faust.types import EventT
+from mode.types.signals import BaseSignalT
 
-from streams.app import FAILED_BATCHES, PARTITIONS, SKIPPED, config, delivered, publish
+from streams.app import FAILED_BATCHES, PARTITIONS, SKIPPED, app, config, delivered, publish
 from streams.consumer import Stream
 from streams.outbox import Outbox
 from streams.state import State
@@ -41,19 +42,34 @@ STAGE_BATCH_MESSAGES = max(1, config.batch_max // 100)
 
 
 class Positions:
-    """The last offset a stage took from each partition: every topic a stage reads is written without
-    transactions and never compacted, so offsets follow one another, and a jump means records were skipped."""
+    """The highest offset a stage took from each partition since its partitions were last assigned: every topic a
+    stage reads is written without transactions and never compacted, so offsets follow one another, and a jump
+    means records were skipped. A record read again (an offset below the highest) is no jump; a partition that
+    was another worker's meanwhile starts afresh. A skipped record holds its partition's commit back until the
+    partition is read again (streams/consumer.py): it is reported, not lost."""
+
+    assignments = 0  # counted by the app on every assignment
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, int], int] = {}
+        self._highest: dict[tuple[str, int], int] = {}
+        self._assignment = Positions.assignments
 
     def check(self, topic: str, partition: int, offset: int) -> None:
-        last = self._last.get((topic, partition))
-        if last is not None and offset > last + 1:
-            SKIPPED.labels(topic).inc(offset - last - 1)
-            log.error("records skipped", extra={"topic": topic, "partition": partition, "after": last,
-                                                "next": offset})
-        self._last[(topic, partition)] = offset
+        if self._assignment != Positions.assignments:
+            self._highest.clear()
+            self._assignment = Positions.assignments
+        highest = self._highest.get((topic, partition))
+        if highest is None or offset > highest:
+            self._highest[(topic, partition)] = offset
+        if highest is not None and offset > highest + 1:
+            SKIPPED.labels(topic).inc(offset - highest - 1)
+            log.warning("records skipped", extra={"topic": topic, "partition": partition, "after": highest,
+                                                  "next": offset})
+
+
+@app.on_partitions_assigned.connect
+async def _assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+    Positions.assignments += 1
 
 
 async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = (), *,

@@ -124,8 +124,22 @@ def test_chaos_loses_nothing_and_duplicates_nothing(system_factory: Callable[...
     time.sleep(3)  # anything written twice would show up now
     remaining = diff(expected, observed_state(system))
     problems = unaccounted(system.infra, since, system.tenant.name, report.acks)
-    # No stage saw a jump in its input's offsets (streams/batches.py logs each one).
-    skipped = [line for line in (system.tmp / "streams.log").read_text(errors="replace").splitlines()
-               if "records skipped" in line]
+    # faust drops records fetched just before a restart's rebalance (streams/consumer.py): a stage that saw a jump
+    # in its input's offsets (streams/batches.py logs each one) had that partition read again afterwards.
+    skipped = _skipped_and_not_read_again((system.tmp / "streams.log").read_text(errors="replace"))
     assert remaining == [] and problems == [] and skipped == [], "\n".join([*remaining, *problems[:20], *skipped,
                                                                            story])
+
+
+def _skipped_and_not_read_again(log: str) -> list[str]:
+    pending: dict[tuple[str, int], str] = {}
+    for line in log.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        where = (entry.get("topic"), entry.get("partition"))
+        if entry["message"] == "records skipped":
+            pending.setdefault(where, line)
+        elif entry["message"].startswith("reading a partition again from its committed offset"):
+            pending.pop(where, None)
+    return list(pending.values())
