@@ -107,14 +107,14 @@ def harden(consumer: Any) -> None:
             REREADS.labels(tp.topic).inc()
             reread = asyncio.ensure_future(read_again(tp, committed))
             _rereads.add(reread)
-            reread.add_done_callback(_read_again)
+            reread.add_done_callback(_reread_done)
         return None
 
     consumer._new_offset = new_offset
     consumer.perform_seek = perform_seek
 
 
-def _read_again(reread: asyncio.Future[None]) -> None:
+def _reread_done(reread: asyncio.Future[None]) -> None:
     _rereads.discard(reread)
     if not reread.cancelled() and reread.exception() is not None:
         # Revoked meanwhile: the worker that owns the partition now reads it from the committed offset.

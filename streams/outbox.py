@@ -43,7 +43,7 @@ class Outbox:
             for start in range(0, len(items), MAX_ITEMS_PER_MESSAGE):
                 out.extend((topic, partition, value)
                            for value in _encoded(items[start:start + MAX_ITEMS_PER_MESSAGE]))
-        self._items.clear()
+        self.clear()
         return out
 
     def clear(self) -> None:
