@@ -168,7 +168,7 @@ class TenantMapping(BaseModel):
     academic_email_domains: tuple[str, ...] = ()
 
     _entity_by_module: dict[str, str] = PrivateAttr(default_factory=dict)
-    _picklist_index: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
+    _picklists_of: dict[str, dict[str, tuple[Picklist, dict[str, str]]]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -196,18 +196,17 @@ class TenantMapping(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         self._entity_by_module = {m.module: entity for entity, m in self.entities.items()}
-        self._picklist_index = {
-            key: {fold(value): value for value in picklist.values} for key, picklist in self.picklists.items()
-        }
+        for key, picklist in self.picklists.items():
+            entity, _, field = key.partition(".")
+            index = {fold(value): value for value in picklist.values}
+            self._picklists_of.setdefault(entity, {})[field] = (picklist, index)
 
     def entity_for_module(self, module: str) -> str | None:
         return self._entity_by_module.get(module)
 
-    def picklist(self, entity: str, field: str) -> tuple[Picklist, dict[str, str]] | None:
-        """The picklist of a field and its folded-value index, or None when the field has none."""
-        key = f"{entity}.{field}"
-        picklist = self.picklists.get(key)
-        return None if picklist is None else (picklist, self._picklist_index[key])
+    def picklists_of(self, entity: str) -> dict[str, tuple[Picklist, dict[str, str]]]:
+        """Every field of `entity` that has a picklist: the picklist and its folded-value index, by field."""
+        return self._picklists_of.get(entity, {})
 
 
 DEFAULT_MAPPING = TenantMapping()

@@ -13,6 +13,7 @@ from schemas.codec import encode
 from schemas.deadletter import DeadLetter, RawPosition
 from schemas.keys import EntityKey
 from schemas.registry import registry
+from streams.rules.identity import uuid5_text
 
 Origin = Literal["zoho", "moodle"]
 
@@ -97,7 +98,7 @@ def enriched(event: CanonicalEvent, payload: dict[str, Any], *facts: str) -> Can
         event,
         payload=payload,
         fingerprint=hashlib.sha256(f"{event.fingerprint}|{joined}".encode()).hexdigest(),
-        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.event_id}|{joined}")),
+        event_id=uuid5_text(uuid.NAMESPACE_URL, f"{event.event_id}|{joined}"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,13 +195,14 @@ _ACADEMIC_EMAIL = {"student": "academic_email", "teacher": "academic_email"}
 
 
 def _tenant_rules(
-    entity: str, values: dict[str, Any], sources: dict[str, str], mapping: TenantMapping
+    entity: str, values: dict[str, Any], sources: Mapping[str, str], mapping: TenantMapping
 ) -> tuple[Picks, list[FieldError], list[str]]:
     picks: Picks = {}
     errors: list[FieldError] = []
     warnings: list[str] = []
+    picklists = mapping.picklists_of(entity)
     for field, value in values.items():
-        found = mapping.picklist(entity, field)
+        found = picklists.get(field)
         if found is None or value is None or isinstance(value, dict | list):
             continue
         # A number is checked as its text: Status 12 is as wrong as Status "12".

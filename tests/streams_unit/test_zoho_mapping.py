@@ -47,6 +47,13 @@ def test_empty_preferred_variant_falls_through_to_the_next() -> None:
         "x.y@abchorizon.com"
 
 
+def test_preferred_variant_wins_wherever_it_stands_in_the_body() -> None:
+    record = student(Academic_Email=None)
+    # The less preferred variant first in the body, the preferred one last: the body's order does not decide.
+    body = {"email": "late.variant@abchorizon.com", **record, "Academic_Email": "first.choice@abchorizon.com"}
+    assert student_payload(body)["academic_email"] == "first.choice@abchorizon.com"
+
+
 def test_moodle_id_variant_and_numbers_become_strings() -> None:
     assert student_payload(student(Moodle_User_ID=412))["moodle_user_id"] == "412"
     assert student_payload(student(Student_Moodle_ID="413", Moodle_User_ID="999"))["moodle_user_id"] == "413"
