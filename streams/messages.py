@@ -51,13 +51,21 @@ def pack(ev: CanonicalEvent) -> list[Any]:
             [ev.raw.topic, ev.raw.partition, ev.raw.offset], ev.record_index, ev.delivery_id, list(ev.warnings)]
 
 
-def unpack(v: list[Any]) -> CanonicalEvent:
+def unpack(v: list[Any], *, payload: dict[str, Any] | None = None, event_type: str | None = None) -> CanonicalEvent:
+    """The packed event; with `payload` or `event_type`, as the join fills it (cheaper than unpacking and then
+    `dataclasses.replace`, once per canonical event)."""
     raw = v[11]
     return CanonicalEvent(
-        entity=v[0], event_type=v[1], entity_id=v[2], tenant=v[3], origin=v[4], occurred_at_ms=v[5],
-        received_at_ms=v[6], source_version=v[7], fingerprint=v[8], event_id=v[9], payload=v[10],
-        raw=RawPosition(raw[0], raw[1], raw[2]), record_index=v[12], delivery_id=v[13], warnings=tuple(v[14]),
+        entity=v[0], event_type=event_type or v[1], entity_id=v[2], tenant=v[3], origin=v[4], occurred_at_ms=v[5],
+        received_at_ms=v[6], source_version=v[7], fingerprint=v[8], event_id=v[9],
+        payload=v[10] if payload is None else payload, raw=RawPosition(raw[0], raw[1], raw[2]), record_index=v[12],
+        delivery_id=v[13], warnings=tuple(v[14]),
     )
+
+
+def is_deletion(v: list[Any]) -> bool:
+    """Whether the packed event deletes its entity (as `CanonicalEvent.deleted`)."""
+    return str(v[1]).endswith("Deleted")
 
 
 def _ms(value: Any) -> int:

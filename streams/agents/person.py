@@ -9,7 +9,6 @@ moment any of those arrives (the in-memory index says which students wait on whi
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -24,7 +23,7 @@ from streams.emit import dead, emit
 from streams.events import CanonicalEvent, enriched
 from streams.expiry import expire
 from streams.joins import resolve
-from streams.messages import KIND, TICK, Item, decode_batch, header, unpack
+from streams.messages import KIND, TICK, Item, decode_batch, header, is_deletion, unpack
 from streams.outbox import Outbox
 
 MAX_WAITING_PER_STUDENT = 1000
@@ -37,6 +36,9 @@ REF_FIELDS = {
 }
 pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
 _STUDENT = frozenset(("student",))
+# The kinds this stage keeps (reference records, students, registrations) or sends out at once (a linked Moodle
+# enrolment, with its class later); every other kind waits here until what it names exists.
+_KEPT = frozenset(("ref", "student", "registration", "moodle_enrollment"))
 
 
 def _lookup(tenant: str, partition: int) -> Any:
@@ -88,22 +90,19 @@ async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]
         return missing
     student = EntityKey.parse(student_key).entity_id
     filled["student_id"] = student
-    ev = unpack(packed)
     if entity == "moodle_enrollment":
-        await emit(enriched(ev, filled, student, filled["class_id"]), partition)
+        await emit(enriched(unpack(packed), filled, student, filled["class_id"]), partition)
         return []
-    event_type = "GradeRecorded" if entity == "grade" else ev.event_type
-    await emit(dataclasses.replace(ev, payload=filled, event_type=event_type), partition)
+    await emit(unpack(packed, payload=filled, event_type="GradeRecorded" if entity == "grade" else None), partition)
     return []
 
 
-async def _wait(student_key: str, ev: CanonicalEvent, packed: list[Any], kind: str, missing: list[str],
-                partition: int) -> None:
+async def _wait(student_key: str, packed: list[Any], kind: str, missing: list[str], partition: int) -> None:
     tenant = tenant_of(student_key)
     full = (pending.live(student_key) >= MAX_WAITING_PER_STUDENT
             or pending.waiting(tenant, partition) >= config.pending_cap)
     if full and not pending.holds(student_key, partition, packed):
-        await dead(waiting.letter(ev, WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
+        await dead(waiting.letter(unpack(packed), WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
     pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
@@ -150,7 +149,7 @@ async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[
     await emit(enriched(ev, {**(ev.payload or {}), "student_id": student, "class_id": None, "class_name": None},
                         student), partition)
     if not ev.deleted:
-        await _wait(student_key, ev, packed, "moodle_enrollment", missing, partition)
+        await _wait(student_key, packed, "moodle_enrollment", missing, partition)
 
 
 def _never_arrived(missing: list[str]) -> str:
@@ -158,8 +157,17 @@ def _never_arrived(missing: list[str]) -> str:
 
 
 async def _item(item: Item, partition: int) -> None:
-    key, kind = item.key, item.kind
-    ev = unpack(item.event)
+    key, kind, packed = item.key, item.kind, item.event
+    if kind not in _KEPT:
+        # Grades, enrolments, payments: unpacked only to go out (joined) or into a dead letter.
+        if is_deletion(packed):
+            await emit(unpack(packed), partition)
+            return
+        missing = await _try(key, packed, partition)
+        if missing:
+            await _wait(key, packed, kind, missing, partition)
+        return
+    ev = unpack(packed)
     if kind == "ref":
         _store_ref(ev, partition)
         if partition == 0:
@@ -199,15 +207,7 @@ async def _item(item: Item, partition: int) -> None:
             await _recheck(key, partition, frozenset((f"registration:{payload.get('program_id')}",
                                                       f"registration_id:{ev.entity_id}")))
         return
-    if kind == "moodle_enrollment":
-        await _moodle_enrollment(key, ev, item.event, partition)
-        return
-    if ev.deleted:
-        await emit(ev, partition)
-        return
-    missing = await _try(key, item.event, partition)
-    if missing:
-        await _wait(key, ev, item.event, kind, missing, partition)
+    await _moodle_enrollment(key, ev, packed, partition)
 
 
 async def _person(event: EventT, outbox: Outbox) -> None:
