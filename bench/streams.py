@@ -9,7 +9,8 @@ grades, with the webhooks' variants) for a tenant of its own, exactly as the ing
 either shuffled (most grades arrive before what they name, and wait) or sorted (reference data, then
 students, registrations, payments, enrollments, grades: nothing waits). Then starts a fresh streams
 generation with 1 and with 2 workers and times how long they take to turn every record into its canonical
-events (from the workers' start, and from their first output to their last: the steady rate), sampling
+events (from the workers' start, and from worker 0's first input record to the last output: the steady
+rate, as the floors count from their first record), sampling
 worker 0's RSS as it goes (peak, and its slope over the second half of the events: flat is ~0). Last, on the
 same records, faust agents that do nothing but read them, or read and send each on
 (bench/faust_floor.py): the ceiling for any faust processor on this machine; every rate is printed as a
@@ -24,8 +25,11 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -123,20 +127,59 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+class FirstInput(threading.Thread):
+    """When worker 0 read its first raw record, and its CPU seconds then: its /metrics polled until
+    `streams_raw_records_total` moves. The floors' clocks start at their first record too; a worker's first output
+    can come seconds after that (group joins, table recovery, a first batch that waits), and counting from it
+    left that work out of the rate and the CPU (runs of the same code differed by 25 %)."""
+
+    def __init__(self, web_port: int, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{web_port}/metrics"
+        self.pid = pid
+        self.at: float | None = None
+        self.cpu = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.05):
+            try:
+                with urllib.request.urlopen(self.url, timeout=1) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                continue
+            if any(line.startswith("streams_raw_records_total{") and float(line.rsplit(" ", 1)[1]) > 0
+                   for line in text.splitlines()):
+                self.at, self.cpu = time.monotonic(), cpu_s(self.pid)
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+
+
 @dataclass
 class Run:
     seen: int = 0
     first: float = 0.0
     last: float = 0.0
+    # when worker 0 read its first raw record, and its CPU seconds then (FirstInput)
+    started: float | None = None
+    cpu_started: float = 0.0
     # (canonical events counted so far, worker 0's RSS in MB), about once a second
     rss: list[tuple[int, float]] = field(default_factory=list)
     # worker 0's CPU seconds and the events counted when its first output came, and at the last one
     cpu_first: tuple[float, int] = (0.0, 0)
     cpu_last: tuple[float, int] = (0.0, 0)
 
+    def steady_s(self) -> float:
+        """From worker 0's first input record (else its first output) to the last output."""
+        return max(self.last - (self.first if self.started is None else self.started), 1e-9)
+
     def cpu_ms_per_1000(self) -> float:
-        """Worker 0's CPU milliseconds per 1,000 events from its first output to its last: what the code costs,
-        whatever else the machine runs meanwhile (one worker: all of them)."""
+        """Worker 0's CPU milliseconds per 1,000 events from its first input record to the last output (else from
+        its first output): what the code costs, whatever else the machine runs meanwhile (one worker: all of them)."""
+        if self.started is not None:
+            return 0.0 if self.seen <= 0 else (self.cpu_last[0] - self.cpu_started) / self.seen * 1e6
         events = self.cpu_last[1] - self.cpu_first[1]
         return 0.0 if events <= 0 else (self.cpu_last[0] - self.cpu_first[0]) / events * 1e6
 
@@ -198,11 +241,15 @@ def run(bootstrap: str, tenant: str, workers: int, expected: int, env: dict[str,
                           "STREAMS_WEB_PORT": str(port(16100 + i)), "LOG_LEVEL": "WARNING"},
                          tmp / f"w{i}.log", binds=(port(16100 + i),))
                  for i in range(workers)]
+        first_input = FirstInput(port(16100), procs[0].pid)
+        first_input.start()
+        undo.callback(first_input.stop)
         time.sleep(3)
         for i, proc in enumerate(procs):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {i} exited: {(tmp / f'w{i}.log').read_text()[-2000:]}")
         counted = count_outputs(bootstrap, start, tenant, expected, timeout, procs[0].pid)
+        counted.started, counted.cpu_started = first_input.at, first_input.cpu
     return counted.last - t0, counted
 
 
@@ -236,7 +283,7 @@ Rates = dict[int, float]
 
 
 class OrderResult(NamedTuple):
-    steady: Rates  # events/s by workers, first output to last
+    steady: Rates  # events/s by workers, first input record to last output
     floors: dict[str, float]  # records/s by floor
     cpu: Rates  # worker 0's CPU ms per 1,000 events, by workers
 
@@ -263,15 +310,15 @@ def one_order(order: str, args: argparse.Namespace, settings: Settings) -> Order
         cpu: Rates = {}
         for workers in [int(w) for w in args.workers.split(",")]:
             elapsed, counted = run(bootstrap, tenant, workers, n, env, args.timeout)
-            span = max(counted.last - counted.first, 1e-9)
+            span = counted.steady_s()
             steady[workers] = counted.seen / span
             cpu[workers] = counted.cpu_ms_per_1000()
             print(f"{workers:>7} | {counted.seen:>8,} {elapsed:>8.1f} {counted.seen / elapsed:>9,.0f} | {span:>8.1f}"
                   f" {steady[workers]:>9,.0f} {steady[workers] / workers:>10,.0f} | {counted.peak_rss():>11.0f}"
                   f" {counted.rss_slope():>17.1f} | {cpu[workers]:>9.0f}"
                   + ("" if counted.seen == n else f"   INCOMPLETE: expected {n:,}"))
-        print("(seconds: from the workers' start, with start-up and group join; steady: first output to last;"
-              " RSS and CPU (user + system, steady): worker 0)")
+        print("(seconds: from the workers' start, with start-up and group join; steady: from worker 0's first input"
+              " record to the last output; RSS and CPU (user + system, steady): worker 0)")
         # What faust alone costs per record here: the ceiling for any faust processor on this machine.
         measured = {label: faust_floor(bootstrap, records, send, env) for label, send in FLOORS[:args.floors]}
         for label, (rate, floor_cpu) in measured.items():
@@ -279,6 +326,25 @@ def one_order(order: str, args: argparse.Namespace, settings: Settings) -> Order
             print(f"faust floor, {label:<30}: {rate:>9,.0f} records/s   {ratios}   CPU ms/1k {floor_cpu:.0f}"
                   f" (1 worker's CPU / this: {cpu.get(1, 0.0) / floor_cpu:.2f})")
         return OrderResult(steady, {label: rate for label, (rate, _) in measured.items()}, cpu)
+
+
+def _ratios(results: dict[str, OrderResult]) -> dict[str, float]:
+    """The targets' ratios of one round: shuffled against sorted, and both against the sorted run's floor (the
+    floor reads the same records, in whatever order)."""
+    if "shuffled" not in results or "sorted" not in results:
+        return {}
+    shuffled, sorted_ = results["shuffled"].steady, results["sorted"].steady
+    out = {f"shuffled / sorted ({w} worker(s), steady)": shuffled[w] / sorted_[w]
+           for w in sorted(shuffled.keys() & sorted_.keys())}
+    cpu_shuffled, cpu_sorted = results["shuffled"].cpu.get(1), results["sorted"].cpu.get(1)
+    if cpu_shuffled and cpu_sorted:
+        out["CPU per event, sorted / shuffled (1 worker)"] = cpu_sorted / cpu_shuffled
+    floors = results["sorted"].floors
+    label = FLOORS[1][0] if FLOORS[1][0] in floors else FLOORS[0][0]
+    for order, steady in (("shuffled", shuffled), ("sorted", sorted_)):
+        if 1 in steady:
+            out[f"1 worker (steady) / faust floor {label} of the sorted run, {order}"] = steady[1] / floors[label]
+    return out
 
 
 @stops_what_it_starts
@@ -290,24 +356,27 @@ def main(undo: ExitStack) -> None:
     ap.add_argument("--floors", type=int, default=2, choices=range(1, len(FLOORS) + 1),
                     help="how many faust floors to measure: read only, + publish, + librdkafka send, + aiokafka send")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed for one worker count's run")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of every order, alternating, each order first in every other round; the ratios' "
+                         "median and range are printed (single runs on a shared 2-core VM differ by up to ±25 %%)")
     args = ap.parse_args()
     settings = Settings()
     print(f"machine: {platform.node()} {os.cpu_count()} cores, python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f} at start")
-    results = {order: one_order(order, args, settings) for order in args.order.split(",")}
-    if "shuffled" in results and "sorted" in results:
-        shuffled, sorted_ = results["shuffled"].steady, results["sorted"].steady
-        for workers in shuffled.keys() & sorted_.keys():
-            print(f"shuffled / sorted ({workers} worker(s), steady): {shuffled[workers] / sorted_[workers]:.3f}")
-        cpu_shuffled, cpu_sorted = results["shuffled"].cpu.get(1), results["sorted"].cpu.get(1)
-        if cpu_shuffled and cpu_sorted:
-            print(f"CPU per event, sorted / shuffled (1 worker): {cpu_sorted / cpu_shuffled:.3f}")
-        # Both orders against one floor: the floor reads the same records, in whatever order.
-        floors = results["sorted"].floors
-        label = FLOORS[1][0] if FLOORS[1][0] in floors else FLOORS[0][0]
-        floor = floors[label]
-        print(f"1 worker (steady) / faust floor {label} of the sorted run: shuffled "
-              f"{shuffled.get(1, 0.0) / floor:.3f}, sorted {sorted_.get(1, 0.0) / floor:.3f}")
+    orders = args.order.split(",")
+    ratios: dict[str, list[float]] = {}
+    for n in range(args.repeat):
+        ordered = orders if n % 2 == 0 else orders[::-1]
+        if args.repeat > 1:
+            print(f"\nround {n + 1} of {args.repeat}: {', '.join(ordered)}")
+        results = {order: one_order(order, args, settings) for order in ordered}
+        for label, value in _ratios(results).items():
+            ratios.setdefault(label, []).append(value)
+            print(f"{label}: {value:.3f}")
+    if args.repeat > 1:
+        print(f"\nover {args.repeat} rounds (median, lowest – highest):")
+        for label, values in ratios.items():
+            print(f"  {label}: {statistics.median(values):.3f}  ({min(values):.3f} – {max(values):.3f})")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
