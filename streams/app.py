@@ -139,8 +139,6 @@ EVENTS_OUT = Counter("streams_canonical_events_total", "Canonical events emitted
 DEAD_LETTERS = Counter("streams_dead_letters_total", "Dead letters written", ["reason"])
 DROPPED = Counter("streams_dropped_total", "Records that produced nothing new", ["why"])
 SKIPPED = Counter("streams_skipped_records_total", "Input records a stage never saw (offsets jumped)", ["topic"])
-HELD = Gauge("streams_waiting_in_memory", "Waiting records kept in memory only, their input's commit held back at "
-             "their offset (STREAMS_HOLD_S, STREAMS_HOLD_MAX)", ["stage"])
 FAILED_BATCHES = Counter("streams_failed_batches_total", "Batches whose processing raised: not committed, their "
                          "partitions read again", ["stage"])
 WAITING = Gauge("streams_waiting_records", "Records waiting for a dependency", ["stage", "partition"])

@@ -10,7 +10,6 @@ released from waiting is simply deleted (its input, read again, finds it gone on
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, Protocol, cast
@@ -19,8 +18,8 @@ import faust
 from faust.types import EventT
 from mode.types.signals import BaseSignalT
 
-from streams.app import FAILED_BATCHES, HELD, PARTITIONS, SKIPPED, app, config, delivered, publish
-from streams.consumer import Stream, limit_commits
+from streams.app import FAILED_BATCHES, PARTITIONS, SKIPPED, app, config, delivered, publish
+from streams.consumer import Stream
 from streams.outbox import Outbox
 from streams.state import State
 from streams.waiting import Satisfied, Waiting
@@ -74,12 +73,10 @@ async def _assigned(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwar
 
 
 async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table, ...] = (), *,
-              stage_topic: bool = True, reset: Callable[[], None] | None = None,
-              holding: Waiting | None = None) -> None:
+              stage_topic: bool = True, reset: Callable[[], None] | None = None) -> None:
     """Process `stream` batch by batch with `handle`; `states` are the tables this stage writes; `stage_topic`:
     its messages are batches of records (else one record each: the raw topics); `reset`: rebuilds what the stage
-    keeps in memory from its tables (its waiting index) after a batch failed; `holding`: the stage's waiting
-    records, some kept in memory only, whose input commits are held back (streams/waiting.py)."""
+    keeps in memory from its tables (its waiting index) after a batch failed."""
     outbox = Outbox(PARTITIONS)
     positions = Positions()
     size = STAGE_BATCH_MESSAGES if stage_topic else config.batch_max
@@ -96,13 +93,8 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
                 for topic, partition, value in outbox.take():
                     await publish(topic, None, value, partition=partition)
                 await delivered()
-                if holding is not None:
-                    holding.spill(int(time.time() * 1000))
                 for st in states:
                     await st.flush()
-                if holding is not None:
-                    limit_commits(events[0].message.topic, holding.limits())
-                    HELD.labels(handle.__name__.strip("_")).set(holding.held())
             except Exception:
                 # The batch's input is read again (faust restarts the agent): as after a crash, nothing it changed
                 # and did not write may be written, and memory holds only what the tables say.
@@ -115,23 +107,9 @@ async def run(stream: faust.StreamT[bytes], handle: Handler, states: tuple[Table
                 raise
 
 
-def rebuild(pending: Waiting, states: tuple[State, ...], satisfied: Satisfied | None = None, *,
-            keep_held: bool = False) -> None:
-    """After partitions were assigned and their tables recovered, or a batch failed (`keep_held`): drop cached
-    state and rebuild the stage's waiting index from its table, for exactly the partitions this worker owns now
-    (`satisfied`, `keep_held`: Waiting.rebuild)."""
+def rebuild(pending: Waiting, states: tuple[State, ...], satisfied: Satisfied | None = None) -> None:
+    """After partitions were assigned and their tables recovered: drop cached state and rebuild the stage's
+    waiting index from its table, for exactly the partitions this worker owns now (`satisfied`: Waiting.rebuild)."""
     for st in (pending.state, *states):
         st.forget()
-    pending.rebuild(satisfied, keep_held=keep_held)
-
-
-def holdable(event: EventT) -> int | None:
-    """The input offset at which a record of `event` may wait in memory only, or None: holding is off, or the
-    input lies below its partition's committed offset (read again after the commit passed it, so nothing would
-    read it a third time)."""
-    if config.hold_max <= 0:
-        return None
-    msg = event.message
-    consumer: Any = app.consumer
-    committed = consumer._committed_offset.get(msg.tp)
-    return None if committed is not None and msg.offset < committed else int(msg.offset)
+    pending.rebuild(satisfied)

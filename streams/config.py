@@ -47,13 +47,6 @@ class StreamsSettings(BaseSettings):
     cache_entries: int = Field(default=2_000, alias="STREAMS_CACHE_ENTRIES")
     # ... and at most this many bytes per table: stored keys and values, plus state.ENTRY_OVERHEAD each.
     cache_bytes: int = Field(default=8 * 1024**2, alias="STREAMS_CACHE_BYTES")
-    # A record that starts waiting is kept in memory only, its input's commit held back at its offset (a crash reads
-    # it again), for up to hold_s seconds and hold_max records per worker; after that it is written to the stage's
-    # table, oldest first. A shuffled run spent ~15 % of its CPU per event writing, reading back and deleting
-    # records that mostly wait less than that (docs/benchmarks.md); a restart reads up to hold_s of input again.
-    # 0 writes every waiting record at once.
-    hold_s: float = Field(default=30.0, alias="STREAMS_HOLD_S")
-    hold_max: int = Field(default=20_000, alias="STREAMS_HOLD_MAX")
     # Allocations between two young-generation garbage collections (Python's default: 700). A stage allocates
     # tens of objects per record and a worker holds millions (caches, the waiting index), so the default ran a
     # collection every few records and a full one every couple of seconds: ~9 % of a shuffled run's CPU, ~1 %

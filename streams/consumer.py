@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -38,17 +38,6 @@ from mode import Seconds
 from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
-
-# Per input partition, the lowest offset whose record a stage keeps only in memory (streams/waiting.py): no commit
-# may pass it, so that a crash reads that record again. Set by the stage once each batch's state is written.
-commit_limits: dict[TP, int] = {}
-
-
-def limit_commits(topic: str, limits: Mapping[int, int]) -> None:
-    """The commit limits of `topic`'s partitions from now on (partition → offset; a partition not named has none)."""
-    for tp in [tp for tp in commit_limits if tp.topic == topic]:
-        del commit_limits[tp]
-    commit_limits.update({TP(topic, partition): offset for partition, offset in limits.items()})
 
 REREADS = Counter("streams_partition_rereads_total", "Partitions read again from their committed offset because "
                   "the first record after it was skipped", ["topic"])
@@ -98,27 +87,13 @@ def harden(consumer: Any) -> None:
             return
         await consumer.seek(tp, committed)
 
-    def limited(tp: TP, committed: int | None) -> int | None:
-        """faust's next offset to commit, at most the partition's commit limit: the acknowledgements above the limit
-        are kept for a later commit."""
-        limit = commit_limits.get(tp)
-        if limit is not None and committed is not None and limit <= committed:
-            return None
-        offset = faust_new_offset(tp)
-        if limit is None or offset is None or offset <= limit:
-            return offset
-        kept = range(limit, offset)
-        consumer._acked[tp][:0] = kept
-        consumer._acked_index[tp].update(kept)
-        return limit
-
     def new_offset(tp: TP) -> int | None:
         acked, committed = consumer._acked[tp], consumer._committed_offset[tp]
         # A partition revoked by a rebalance keeps faust's acks, but its commit is discarded and another worker
         # reads it now: nothing to hold back or read again here.
         if not (acked and committed is not None and min(acked) > committed) or tp not in consumer.assignment():
             held.pop(tp, None)
-            return limited(tp, committed)
+            return faust_new_offset(tp)
         since = held.get(tp)
         now = time.monotonic()
         if since is None or since[0] != committed:

@@ -8,12 +8,6 @@ many wait per tenant for the cap, who waits on which reference record now, which
 which records a group holds) lives only in memory and is rebuilt from the table whenever partitions are
 assigned, so no list or counter is ever written to a table, and a retry that finds something else missing
 changes only the index: a record is written when it starts waiting and deleted when it stops.
-
-A stage may keep a record that starts waiting in memory only (`add` with its input offset): most wait seconds,
-and are then released without ever being written. Its input's commit is held back at its offset
-(`limits`, streams/consumer.py) so that a crash reads it again; `spill` writes what was held too long or beyond a
-count, oldest first, which lets the commit move on. A rebalance drops what is held: faust reads every partition
-it assigns again from its committed offset, and forgets what it had acknowledged.
 """
 
 from __future__ import annotations
@@ -85,17 +79,9 @@ def letter(event: CanonicalEvent, reason: str, missing: list[str], message: str)
 class Waiting:
     """One stage's waiting records: stored in `state` (one key each), indexed for the partitions owned now."""
 
-    def __init__(self, state: State, expiry_ms: int, *, hold_ms: int = 0, hold_max: int = 0) -> None:
+    def __init__(self, state: State, expiry_ms: int) -> None:
         self.state = state
         self.expiry_ms = expiry_ms
-        self.hold_ms = hold_ms
-        self.hold_max = hold_max
-        # Records kept in memory only: key → (item, partition, input offset), oldest first; and each partition's
-        # offsets as a heap (stale entries skipped when read), for its lowest.
-        self._held: dict[str, tuple[Item, int, int]] = {}
-        self._held_offsets: dict[int, list[tuple[int, str]]] = {}
-        # Spilled by the batch under way and not known to be written yet: held again if the batch fails.
-        self._spilled: list[tuple[str, tuple[Item, int, int]]] = []
         self._groups: dict[str, dict[str, _Summary]] = {}
         self._counts: dict[tuple[str, int], int] = {}
         self._waiters: dict[tuple[int, str], set[str]] = {}
@@ -136,17 +122,10 @@ class Waiting:
                 continue
             if ready is not None and not ready(summary.refs, summary.local):
                 continue
-            item = self._item(key, partition)
+            item = self.state.get(key, partition)
             if item is not None:
                 out.append((key, item))
         return out
-
-    def _item(self, key: str, partition: int) -> Item | None:
-        held = self._held.get(key)
-        if held is not None:
-            return held[0]
-        stored: Item | None = self.state.get(key, partition)
-        return stored
 
     def due(self, partition: int, now_ms: int) -> list[str]:
         """Groups of `partition` with a record to expire by now; `settle` reschedules each."""
@@ -172,7 +151,7 @@ class Waiting:
         for key, summary in self._groups.get(group, {}).items():
             if summary.identity != hashed:
                 continue
-            stored = self._item(key, partition)
+            stored = self.state.get(key, partition)
             if stored is not None and _identity(stored["v"]) == identity:
                 return key, summary
         return None
@@ -182,57 +161,19 @@ class Waiting:
         input read again after a restart must not be refused as one record too many)."""
         return self._same(group, partition, event) is not None
 
-    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int,
-            offset: int | None = None) -> None:
+    def add(self, group: str, partition: int, kind: str, event: list[Any], missing: list[str], now_ms: int) -> None:
         """Store a waiting record, replacing an older wait for the same entity (the newer version is the one that
-        matters; nothing is stored when a newer version already waits). With its input `offset`, and holding
-        allowed, the record is kept in memory only, unless it replaces a stored one (whose input the commit may
-        have passed)."""
-        stored_before = False
+        matters; nothing is stored when a newer version already waits)."""
         same = self._same(group, partition, event)
         if same is not None:
             key, summary = same
             if summary.version > event[7]:
                 return
-            stored_before = key not in self._held
             self.drop(group, partition, key)
         key = f"{group}{_SEP}{event[9]}"
         item = entry(kind, event, missing, now_ms)
-        if offset is None or stored_before or self.hold_max <= 0:
-            self.state.set(key, item, partition)
-        else:
-            self._held[key] = (item, partition, offset)
-            heapq.heappush(self._held_offsets.setdefault(partition, []), (offset, key))
+        self.state.set(key, item, partition)
         self._index(group, partition, key, item)
-
-    def spill(self, now_ms: int) -> None:
-        """Write to the table, oldest first, what has been held for hold_ms or beyond hold_max records."""
-        while self._held:
-            key, (item, partition, _) = next(iter(self._held.items()))
-            if len(self._held) <= self.hold_max and now_ms - item["at"] < self.hold_ms:
-                return
-            self._spilled.append((key, self._held.pop(key)))
-            self.state.set(key, item, partition)
-
-    def limits(self) -> dict[int, int]:
-        """Once the batch's state is written: per partition, the lowest input offset of a record held in memory,
-        which no commit may pass."""
-        self._spilled.clear()
-        out = {}
-        for partition, heap in list(self._held_offsets.items()):
-            while heap:
-                offset, key = heap[0]
-                held = self._held.get(key)
-                if held is not None and held[1] == partition and held[2] == offset:
-                    out[partition] = offset
-                    break
-                heapq.heappop(heap)
-            else:
-                del self._held_offsets[partition]
-        return out
-
-    def held(self) -> int:
-        return len(self._held)
 
     def lacks(self, group: str, partition: int, key: str, missing: list[str]) -> None:
         """A retried record lacks something else now: only the index changes (the stored list is a hint for a
@@ -247,8 +188,7 @@ class Waiting:
 
     def drop(self, group: str, partition: int, key: str) -> None:
         """Delete a record: released, expired or replaced."""
-        if self._held.pop(key, None) is None:
-            self.state.set(key, None, partition)
+        self.state.set(key, None, partition)
         summaries = self._groups.get(group, {})
         if summaries.pop(key, None) is not None:
             self._count(group, partition, -1)
@@ -301,27 +241,14 @@ class Waiting:
         slot = (tenant_of(group), partition)
         self._counts[slot] = max(0, self._counts.get(slot, 0) + delta)
 
-    def rebuild(self, satisfied: Satisfied | None = None, *, keep_held: bool = False) -> None:
+    def rebuild(self, satisfied: Satisfied | None = None) -> None:
         """After partitions were assigned and their tables recovered: index exactly what is stored for the
-        partitions this worker owns now (and, with `keep_held`, what is held in memory: a failed batch, no
-        rebalance). `satisfied(what, group, partition)`: whether something a record lacked
+        partitions this worker owns now. `satisfied(what, group, partition)`: whether something a record lacked
         (a reference record's state key, or a join's name such as "student") exists now; a record whose stored
         missing list names one is marked for a retry (`stale`), as what it lacks next was known only in memory."""
         for mapping in (self._groups, self._counts, self._waiters, self._refs_of, self._heaps, self._due,
                         self._refsets, self._stale):
             mapping.clear()
-        if keep_held:
-            for key, held in self._spilled:
-                self._held.setdefault(key, held)
-                heapq.heappush(self._held_offsets.setdefault(held[1], []), (held[2], key))
-            self._spilled.clear()
-            for key, (item, partition, _) in self._held.items():
-                self._restore(key.rpartition(_SEP)[0], partition, key, item, satisfied, moved=False)
-        else:
-            # Read again from the held-back commits of the partitions assigned now (or by their new owner).
-            self._held.clear()
-            self._held_offsets.clear()
-            self._spilled.clear()
         for partition, key, value in self.state.items():
             if isinstance(value, list):
                 # A group's records as one list (versions before one key per record): moved to their own keys.

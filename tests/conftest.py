@@ -154,8 +154,7 @@ def streams_run(service_env: dict[str, str], tmp_path: Path) -> Iterator[Streams
     """A streams generation of its own (fresh state, its own app id); workers are started by the test."""
     run = StreamsRun(
         app_id=f"mzsync-test-{uuid.uuid4().hex[:8]}",
-        # Waiting records held in memory briefly: `settled` waits for commits, which they hold back.
-        env={**service_env, "STREAMS_TICK_INTERVAL_S": "1", "STREAMS_HOLD_S": "2"},
+        env={**service_env, "STREAMS_TICK_INTERVAL_S": "1"},
         tmp=tmp_path,
     )
     run.env["STREAMS_APP_ID"] = run.app_id

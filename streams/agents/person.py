@@ -10,7 +10,6 @@ moment any of those arrives (the in-memory index says which students wait on whi
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 import faust
@@ -35,8 +34,7 @@ REF_FIELDS = {
     "program": ("name",),
     "teacher": ("name",),
 }
-pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000, hold_ms=int(config.hold_s * 1000),
-                          hold_max=config.hold_max)
+pending = waiting.Waiting(person_pending, config.pending_expiry_s * 1000)
 _STUDENT = frozenset(("student",))
 # The kinds this stage keeps (reference records, students, registrations) or sends out at once (a linked Moodle
 # enrolment, with its class later); every other kind waits here until what it names exists.
@@ -99,15 +97,14 @@ async def _try(student_key: str, packed: list[Any], partition: int) -> list[str]
     return []
 
 
-async def _wait(student_key: str, packed: list[Any], kind: str, missing: list[str], partition: int,
-                offset: int | None) -> None:
+async def _wait(student_key: str, packed: list[Any], kind: str, missing: list[str], partition: int) -> None:
     tenant = tenant_of(student_key)
     full = (pending.live(student_key) >= MAX_WAITING_PER_STUDENT
             or pending.waiting(tenant, partition) >= config.pending_cap)
     if full and not pending.holds(student_key, partition, packed):
         await dead(waiting.letter(unpack(packed), WAITING_CAPACITY_EXCEEDED, missing, "too many records waiting"))
         return
-    pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000), offset)
+    pending.add(student_key, partition, kind, packed, missing, int(time.time() * 1000))
 
 
 def _ready(student_key: str, partition: int) -> waiting.Ready:
@@ -142,8 +139,7 @@ async def _recheck(student_key: str, partition: int, woken_by: frozenset[str] | 
             pending.drop(student_key, partition, key)
 
 
-async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int,
-                             offset: int | None) -> None:
+async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[Any], partition: int) -> None:
     """A linked Moodle enrolment goes out with its student at once, and again with its class once the course
     names one (a Moodle course that is no Zoho class waits until expiry and then shows as a dead letter)."""
     missing = await _try(student_key, packed, partition)
@@ -153,15 +149,14 @@ async def _moodle_enrollment(student_key: str, ev: CanonicalEvent, packed: list[
     await emit(enriched(ev, {**(ev.payload or {}), "student_id": student, "class_id": None, "class_name": None},
                         student), partition)
     if not ev.deleted:
-        await _wait(student_key, packed, "moodle_enrollment", missing, partition, offset)
+        await _wait(student_key, packed, "moodle_enrollment", missing, partition)
 
 
 def _never_arrived(missing: list[str]) -> str:
     return f"dependencies never arrived: {', '.join(missing)}"
 
 
-async def _item(item: Item, partition: int, offset: int | None) -> None:
-    """`offset`: the input's, at which a record that starts waiting may be held in memory (batches.holdable)."""
+async def _item(item: Item, partition: int) -> None:
     key, kind, packed = item.key, item.kind, item.event
     if kind not in _KEPT:
         # Grades, enrolments, payments: unpacked only to go out (joined) or into a dead letter.
@@ -170,7 +165,7 @@ async def _item(item: Item, partition: int, offset: int | None) -> None:
             return
         missing = await _try(key, packed, partition)
         if missing:
-            await _wait(key, packed, kind, missing, partition, offset)
+            await _wait(key, packed, kind, missing, partition)
         return
     ev = unpack(packed)
     if kind == "ref":
@@ -212,7 +207,7 @@ async def _item(item: Item, partition: int, offset: int | None) -> None:
             await _recheck(key, partition, frozenset((f"registration:{payload.get('program_id')}",
                                                       f"registration_id:{ev.entity_id}")))
         return
-    await _moodle_enrollment(key, ev, packed, partition, offset)
+    await _moodle_enrollment(key, ev, packed, partition)
 
 
 async def _person(event: EventT, outbox: Outbox) -> None:
@@ -222,9 +217,8 @@ async def _person(event: EventT, outbox: Outbox) -> None:
     if header(event.headers, KIND) == TICK:
         await expire("person", pending, partition, _never_arrived, int(event.message.timestamp * 1000), _lacking)
         return
-    offset = batches.holdable(event)
     for item in decode_batch(event.value):
-        await _item(item, partition, offset)
+        await _item(item, partition)
 
 
 def _satisfied(what: str, student_key: str, partition: int) -> bool:
@@ -238,10 +232,10 @@ def _satisfied(what: str, student_key: str, partition: int) -> bool:
     return refs.get(what, partition) is not None
 
 
-def _rebuild(*, keep_held: bool = False) -> None:
-    """Partitions moved, or a batch failed (`keep_held`): the cache may be stale and the index must cover exactly
-    what is stored (and held) for the partitions owned now."""
-    batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied, keep_held=keep_held)
+def _rebuild() -> None:
+    """Partitions moved, or a batch failed: the cache may be stale and the index must cover exactly what is
+    stored for the partitions owned now."""
+    batches.rebuild(pending, (students, registrations, refs, emitted), _satisfied)
 
 
 @person_pending.table.on_recover
@@ -251,5 +245,4 @@ async def _recovered() -> None:
 
 @app.agent(person_topic, concurrency=1)
 async def person(stream: faust.StreamT[bytes]) -> None:
-    await batches.run(stream, _person, (students, registrations, person_pending, refs, emitted),
-                      reset=partial(_rebuild, keep_held=True), holding=pending)
+    await batches.run(stream, _person, (students, registrations, person_pending, refs, emitted), reset=_rebuild)

@@ -75,8 +75,7 @@ class System:
         self._env = {
             "ingress": {**base, "INGRESS_PORT": self.ingress_url.rsplit(":", 1)[1], "INGRESS_DELIVERY_TIMEOUT_S": "3"},
             "streams": {**base, "STREAMS_APP_ID": self.app_id, "STREAMS_DATADIR": str(tmp / "streams-data"),
-                        "STREAMS_WEB_PORT": str(free_port()), "STREAMS_TICK_INTERVAL_S": "1",
-                        "STREAMS_HOLD_S": "2"},
+                        "STREAMS_WEB_PORT": str(free_port()), "STREAMS_TICK_INTERVAL_S": "1"},
             "projector": {**base, "PROJECTIONS_SCHEMA": self.schema, "PROJECTOR_GROUP_ID": f"e2e-projector-{run}",
                           "PROJECTOR_METRICS_PORT": str(free_port()), "PROJECTOR_SESSION_TIMEOUT_MS": "6000"},
             "sink": {**base, "ZOHO_ACCOUNTS_JSON": accounts,

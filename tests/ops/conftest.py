@@ -30,8 +30,7 @@ class Streams:
 @pytest.fixture(scope="package")
 def streams(service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streams]:
     run = StreamsRun(app_id=f"mzsync-ops-test-{uuid.uuid4().hex[:8]}",
-                     env={**service_env, "STREAMS_TICK_INTERVAL_S": "1", "STREAMS_HOLD_S": "2"},
-                     tmp=tmp_path_factory.mktemp("streams"))
+                     env={**service_env, "STREAMS_TICK_INTERVAL_S": "1"}, tmp=tmp_path_factory.mktemp("streams"))
     run.env["STREAMS_APP_ID"] = run.app_id
     worker = run.start("w1")
     yield Streams(run, worker)

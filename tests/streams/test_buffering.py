@@ -52,46 +52,6 @@ async def test_sigkill_while_grades_wait_releases_all_exactly_once(
     assert {g["payload"]["registration_id"] for g in grades} == {rid for _, rid, _ in students}
 
 
-async def test_sigkill_while_grades_are_held_in_memory_loses_none(
-        infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
-    """Waiting grades kept only in memory (none written to the table) when the worker dies: their input's commit
-    was held back at them, so the next worker reads them again."""
-    streams_run.env["STREAMS_HOLD_S"] = "600"
-    sender = Sender(ingress, fresh_tenant)
-    start = offsets(infra, "canonical.grade")
-    pid, uid, cid = new_id(), new_id(), new_id()
-    students = [(new_id(), new_id(), new_id()) for _ in range(30)]  # student, reg, grade
-    worker = streams_run.start("w1")
-    async with sender.client() as client:
-        for module, body in (("Products", college.program(pid)), ("BTEC", college.unit(uid, pid)),
-                             ("BTEC_Classes", college.klass(cid, uid, pid))):
-            await sender.zoho(client, module, college.notification(module, body, new_id()))
-        for sid, _, gid in students:
-            body = college.notification("BTEC_Grades", college.zoho_grade(gid, sid, cid), new_id())
-            await sender.zoho(client, "BTEC_Grades", body)
-    metrics = f"http://127.0.0.1:{worker.web_port}/metrics"
-    held = await wait_for(lambda: metric_sum(metrics, "streams_waiting_in_memory", stage="person") >= len(students),
-                          within=60)
-    assert held, "the grades were not held in memory"
-
-    streams_run.kill("w1")
-    streams_run.start("w1")
-    async with sender.client() as client:
-        for sid, rid, _ in students:
-            await sender.zoho(client, "BTEC_Students", college.notification(
-                "BTEC_Students", college.student(sid, f"h{sid}@college.example"), new_id()))
-            await sender.zoho(client, "BTEC_Registrations", college.notification(
-                "BTEC_Registrations", college.registration(rid, sid, pid), new_id()))
-
-    def released() -> list[dict[str, Any]] | None:
-        grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
-        return grades if len(grades) >= len(students) else None
-
-    assert await wait_for(released, within=120), "grades held in memory were lost with the worker"
-    grades = canonical_events(infra, "grade", start["canonical.grade"], fresh_tenant.name)
-    assert sorted(g["entity_id"] for g in grades) == sorted(gid for _, _, gid in students)
-
-
 async def test_a_grade_that_lacks_something_new_after_a_restart_is_still_released_when_it_comes(
         infra: Infra, ingress: Service, fresh_tenant: TenantCreds, streams_run: StreamsRun) -> None:
     """A waiting record is stored once; what it lacks next (here the unit, once its class came) is kept in
