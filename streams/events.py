@@ -58,7 +58,7 @@ class CanonicalEvent:
 
     @property
     def deleted(self) -> bool:
-        return self.event_type.endswith("Deleted")
+        return deletes(self.event_type)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -107,6 +107,11 @@ _ENTITY_NAMES: dict[str, str] = {
     "enrollment": "Enrollment", "registration": "Registration", "payment": "Payment", "grade": "Grade",
     "moodle_user": "MoodleUser", "moodle_enrollment": "MoodleEnrollment",
 }
+
+
+def deletes(event_type: str) -> bool:
+    """Whether an event of this type deletes its entity (`StudentDeleted`, `GradeDeleted`, …)."""
+    return event_type.endswith("Deleted")
 
 
 def event_type(entity: str, deleted: bool) -> str:

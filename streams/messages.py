@@ -17,7 +17,7 @@ import orjson
 
 from schemas.codec import decode
 from schemas.deadletter import RawPosition
-from streams.events import CanonicalEvent
+from streams.events import CanonicalEvent, deletes
 
 KIND = "mz-kind"
 TICK = "tick"
@@ -65,7 +65,7 @@ def unpack(v: list[Any], *, payload: dict[str, Any] | None = None, event_type: s
 
 def is_deletion(v: list[Any]) -> bool:
     """Whether the packed event deletes its entity (as `CanonicalEvent.deleted`)."""
-    return str(v[1]).endswith("Deleted")
+    return deletes(v[1])
 
 
 def _ms(value: Any) -> int:
